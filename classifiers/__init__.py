@@ -1,0 +1,1 @@
+"""The flag classifier: features, pipeline, training and artifacts; no Flask, no database."""

@@ -1,0 +1,159 @@
+"""flagq: the review queue for flagged chatbot conversations."""
+
+import inspect
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from flask import Flask, Response, jsonify, render_template, request
+
+from review import config as config_module
+from review.errors import DomainError
+from review.extensions import alembic, csrf, db, login_manager
+
+# Defaults an operator may override through config (see README, "Configuration").
+DEFAULTS: dict[str, Any] = {
+    "FLAGQ_ENV": "development",
+    "SESSION_COOKIE_HTTPONLY": True,
+    "SESSION_COOKIE_SAMESITE": "Lax",
+    "SESSION_COOKIE_SECURE": False,
+    "REMEMBER_COOKIE_HTTPONLY": True,
+    "REMEMBER_COOKIE_SAMESITE": "Lax",
+    "WTF_CSRF_TIME_LIMIT": None,  # tokens live as long as the session
+    "MAX_CONTENT_LENGTH": 16 * 1024 * 1024,
+}
+
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
+
+
+def create_app(config: dict[str, Any] | None = None) -> Flask:
+    """Assemble the app from config (read from the environment when not given)."""
+    settings = config if config is not None else config_module.from_environment()
+    app = Flask(__name__, instance_path=settings.get("INSTANCE_PATH"))
+    app.config.update(DEFAULTS)
+    app.config.update(settings)
+    if not app.config.get("SECRET_KEY"):
+        raise config_module.ConfigError("SECRET_KEY is required")
+    app.config["SQLALCHEMY_ENGINES"] = {"default": engine_options(app.config["DATABASE_URL"])}
+    app.config["ALEMBIC"] = {"script_location": str(Path(__file__).parent / "migrations")}
+
+    db.init_app(app)
+    # flagq has no async engines; drop the extension's async teardown so that no
+    # request needs an event loop (asgiref refuses to run beside a running one).
+    app.teardown_appcontext_funcs[:] = [
+        f for f in app.teardown_appcontext_funcs if not inspect.iscoroutinefunction(f)
+    ]
+    alembic.init_app(app)
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = "Please sign in."
+    csrf.init_app(app)
+    with app.app_context():
+        if db.engine.dialect.name == "sqlite":
+            _tune_sqlite(db.engine)
+
+    _register_blueprints(app)
+    _register_error_handlers(app)
+    app.after_request(_security_headers)
+    return app
+
+
+def engine_options(url: str) -> dict[str, Any]:
+    """Return create_engine options for url: pool sizing per engine."""
+    options: dict[str, Any] = {"url": url}
+    if sa.make_url(url).get_backend_name() == "postgresql":
+        options.update(pool_size=10, max_overflow=10, pool_pre_ping=True)
+    return options
+
+
+def _tune_sqlite(engine: sa.Engine) -> None:
+    """Make SQLite safe for several workers: WAL, a busy timeout, write-locking BEGIN.
+
+    Every transaction takes the write lock up front (BEGIN IMMEDIATE), so two
+    workers never both read and then fail to upgrade to a write; SQLite has one
+    writer at a time anyway, and WAL keeps plain reads going meanwhile.
+    """
+
+    @sa.event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @sa.event.listens_for(engine, "begin")
+    def _on_begin(connection: sa.Connection) -> None:
+        # A long read (an export) asks for a plain BEGIN so it holds no write lock.
+        if connection.get_execution_options().get("read_only"):
+            connection.exec_driver_sql("BEGIN")
+        else:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def _register_blueprints(app: Flask) -> None:
+    from review.api import bp as api_bp
+    from review.ui import register_nav
+    from review.ui.auth import bp as auth_bp
+    from review.ui.queue import bp as queue_bp
+
+    app.register_blueprint(auth_bp)
+    app.register_blueprint(queue_bp)
+    app.register_blueprint(api_bp, url_prefix="/api/v1")
+    csrf.exempt(api_bp)
+    register_nav(app)
+
+    @app.get("/healthz")
+    def healthz() -> tuple[Response, int]:
+        try:
+            db.session.execute(sa.text("SELECT 1"))
+        except sa.exc.SQLAlchemyError:
+            return jsonify(status="error", database="unreachable"), 503
+        return jsonify(status="ok", database="ok"), 200
+
+
+def _wants_json() -> bool:
+    return request.path.startswith("/api/") or request.accept_mimetypes.best == "application/json"
+
+
+def _register_error_handlers(app: Flask) -> None:
+    from flask_wtf.csrf import CSRFError
+    from werkzeug.exceptions import HTTPException
+
+    @app.errorhandler(DomainError)
+    def _domain(error: DomainError) -> tuple[Any, int]:
+        db.session.rollback()
+        if _wants_json():
+            return jsonify(error.to_json()), error.status
+        return render_template(
+            "errors/error.html", code=error.status, message=str(error)
+        ), error.status
+
+    @app.errorhandler(CSRFError)
+    def _csrf(error: CSRFError) -> tuple[Any, int]:
+        message = "The form expired or was sent from elsewhere; reload the page and try again."
+        if _wants_json():
+            return jsonify(error=message, details=[{"field": "csrf_token"}]), 400
+        return render_template("errors/error.html", code=400, message=message), 400
+
+    @app.errorhandler(HTTPException)
+    def _http(error: HTTPException) -> Any:
+        code = error.code or 500
+        if _wants_json():
+            return jsonify(error=error.description or error.name, details=[]), code
+        return render_template("errors/error.html", code=code, message=error.description), code
+
+
+def _security_headers(response: Response) -> Response:
+    response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["X-Frame-Options"] = "DENY"
+    response.headers["Referrer-Policy"] = "same-origin"
+    if request.endpoint not in (None, "static"):
+        response.headers.setdefault("Cache-Control", "no-store")
+    return response

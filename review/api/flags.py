@@ -1,0 +1,117 @@
+"""POST /flags (ingest from the chatbot product) and GET /flags/{id}."""
+
+from typing import Any
+
+from flask import current_app, jsonify
+from flask.typing import ResponseReturnValue
+
+from models import Role
+from review.access import api_roles, bearer_user
+from review.api import bp, json_body
+from review.api.openapi import PATHS, error_response
+from review.errors import Invalid, TooLarge
+from review.extensions import db
+from review.services import ingest, items
+from review.services.flagformat import Limits, parse_flag
+
+
+def _limits() -> Limits:
+    return current_app.config.get("FLAGQ_LIMITS", Limits())
+
+
+def _parse_body(body: Any, limits: Limits) -> list[Any]:
+    if isinstance(body, dict) and "flags" in body:
+        flags = body["flags"]
+        if not isinstance(flags, list) or not flags:
+            raise Invalid.field("flags", "must be a non-empty list of flags")
+        if len(flags) > limits.max_batch:
+            raise TooLarge(
+                f"at most {limits.max_batch} flags per request",
+                [{"field": "flags", "message": f"{len(flags)} flags sent"}],
+            )
+        return [parse_flag(raw, limits, path=f"flags[{i}]") for i, raw in enumerate(flags)]
+    return [parse_flag(body, limits)]
+
+
+@bp.post("/flags")
+@api_roles(Role.INTEGRATION, Role.ADMIN)
+def post_flags() -> ResponseReturnValue:
+    body = json_body()
+    limits = _limits()
+    flags = _parse_body(body, limits)
+    result = ingest.add_flags(db.session, bearer_user(), flags, source="api")
+    db.session.commit()
+    return jsonify(ids=result.ids, duplicates=result.duplicates), 201
+
+
+@bp.get("/flags/<int:item_id>")
+@api_roles()
+def get_flag(item_id: int) -> ResponseReturnValue:
+    return jsonify(items.item_json(db.session, items.get_item(db.session, item_id)))
+
+
+PATHS["/flags"] = {
+    "post": {
+        "summary": 'Ingest one flag, or a batch {"flags": [...]}; all or nothing',
+        "security": [{"bearer": []}],
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {
+                    "schema": {
+                        "oneOf": [
+                            {"$ref": "#/components/schemas/FlagIn"},
+                            {
+                                "type": "object",
+                                "required": ["flags"],
+                                "properties": {
+                                    "flags": {
+                                        "type": "array",
+                                        "minItems": 1,
+                                        "maxItems": Limits().max_batch,
+                                        "items": {"$ref": "#/components/schemas/FlagIn"},
+                                    }
+                                },
+                            },
+                        ]
+                    }
+                }
+            },
+        },
+        "responses": {
+            "201": {
+                "description": "stored",
+                "content": {
+                    "application/json": {
+                        "schema": {
+                            "type": "object",
+                            "properties": {
+                                "ids": {"type": "array", "items": {"type": "integer"}},
+                                "duplicates": {"type": "array", "items": {"type": "string"}},
+                            },
+                        }
+                    }
+                },
+            },
+            "400": error_response("malformed JSON"),
+            "401": error_response("no or bad token"),
+            "403": error_response("not an integration or admin token"),
+            "413": error_response("body or batch too large"),
+            "422": error_response("a flag is invalid; details name the field"),
+        },
+    }
+}
+PATHS["/flags/{id}"] = {
+    "get": {
+        "summary": "One flagged conversation with its flags, prediction and decisions",
+        "security": [{"bearer": []}],
+        "parameters": [
+            {"name": "id", "in": "path", "required": True, "schema": {"type": "integer"}}
+        ],
+        "responses": {
+            "200": {"description": "the item"},
+            "401": error_response("no or bad token"),
+            "404": error_response("no such item"),
+        },
+    }
+}

@@ -1,0 +1,63 @@
+"""Configuration: the only reader of the environment."""
+
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+
+# Values that must never sign production sessions: placeholders people copy.
+WEAK_SECRETS = frozenset(
+    {"", "dev", "changeme", "change-me", "secret", "secret-key", "test", "flagq"}
+)
+MIN_SECRET_LENGTH = 32
+
+
+class ConfigError(RuntimeError):
+    """The configuration cannot start the app; the message says how to fix it."""
+
+
+def default_instance_path() -> Path:
+    """Return the instance folder: ./instance beside the project, or FLAGQ_INSTANCE."""
+    return Path(os.environ.get("FLAGQ_INSTANCE", Path.cwd() / "instance")).resolve()
+
+
+def load_secret_key(instance: Path, production: bool, given: str | None) -> str:
+    """Return the signing key, generating and keeping one in development.
+
+    Raises ConfigError in production when the key is missing or known to be weak.
+    """
+    if given is not None and given.strip():
+        if production and (given in WEAK_SECRETS or len(given) < MIN_SECRET_LENGTH):
+            raise ConfigError(
+                f"SECRET_KEY is too weak for production: use at least {MIN_SECRET_LENGTH} random "
+                'characters, e.g. python -c "import secrets; print(secrets.token_hex(32))"'
+            )
+        return given
+    if production:
+        raise ConfigError("SECRET_KEY must be set when FLAGQ_ENV=production")
+    path = instance / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    instance.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_hex(32)
+    # Created with owner-only permissions before the key is written.
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(key)
+    return key
+
+
+def from_environment() -> dict[str, Any]:
+    """Build the app config from environment variables."""
+    env = os.environ
+    production = env.get("FLAGQ_ENV", "development") == "production"
+    instance = default_instance_path()
+    database_url = env.get("DATABASE_URL") or f"sqlite:///{instance / 'flagq.db'}"
+    return {
+        "FLAGQ_ENV": "production" if production else "development",
+        "INSTANCE_PATH": str(instance),
+        "DATABASE_URL": database_url,
+        "SECRET_KEY": load_secret_key(instance, production, env.get("SECRET_KEY")),
+        "SESSION_COOKIE_SECURE": production,
+        "MAX_CONTENT_LENGTH": int(env.get("FLAGQ_MAX_BODY_BYTES", 16 * 1024 * 1024)),
+    }

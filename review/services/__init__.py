@@ -1,0 +1,1 @@
+"""The use cases. Functions take (session, actor, ...), flush, and never commit."""

@@ -1,0 +1,165 @@
+"""Accounts: users, passwords, login throttling and API tokens."""
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from models import ApiToken, Role, User, utcnow
+from review.errors import Conflict, Invalid, NotFound, Unauthorized
+from review.services import audit
+
+MIN_PASSWORD_LENGTH = 10
+# Failures allowed before the account must wait; each further failure doubles the wait.
+FREE_FAILURES = 5
+FIRST_LOCK = timedelta(seconds=30)
+MAX_LOCK = timedelta(minutes=15)
+TOKEN_PREFIX = "fq_"  # noqa: S105 (a marker, not a secret)
+# A hash to compare against when the user does not exist, so timing does not tell.
+_DUMMY_HASH = generate_password_hash("not a real password")
+
+
+@dataclass(frozen=True)
+class NewToken:
+    token: ApiToken
+    secret: str
+
+
+def hash_password(password: str) -> str:
+    """Return a salted scrypt hash of the password."""
+    return generate_password_hash(password, method="scrypt")
+
+
+def generate_password() -> str:
+    """Return a random password that is easy to copy."""
+    return secrets.token_urlsafe(15)
+
+
+def parse_role(value: str) -> Role:
+    """Return the Role named by value, or raise Invalid naming the choices."""
+    try:
+        return Role(value)
+    except ValueError:
+        choices = ", ".join(r.value for r in Role)
+        raise Invalid.field("role", f"unknown role {value!r}; choose one of {choices}") from None
+
+
+def _check_password_strength(password: str) -> None:
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise Invalid.field("password", f"must be at least {MIN_PASSWORD_LENGTH} characters")
+
+
+def create_user(
+    session: Session, actor: User | None, username: str, role: Role, password: str
+) -> User:
+    """Create an account. Raises Invalid for a bad name or password, Conflict if taken."""
+    username = username.strip()
+    if not username or len(username) > 80 or not username.isprintable() or " " in username:
+        raise Invalid.field("username", "1-80 printable characters without spaces")
+    _check_password_strength(password)
+    if session.scalar(sa.select(User.id).where(User.username == username)) is not None:
+        raise Conflict(f"user {username!r} already exists", [{"field": "username"}])
+    user = User(username=username, role=role, password_hash=hash_password(password))
+    session.add(user)
+    session.flush()
+    audit.record(
+        session, actor, "user.create", "user", user.id, {"username": username, "role": role}
+    )
+    return user
+
+
+def get_user(session: Session, username: str) -> User:
+    """Return the user by name or raise NotFound."""
+    user = session.scalar(sa.select(User).where(User.username == username))
+    if user is None:
+        raise NotFound(f"no user {username!r}")
+    return user
+
+
+def authenticate(
+    session: Session, username: str, password: str, now: datetime | None = None
+) -> User:
+    """Return the user whose password matches, or raise Unauthorized.
+
+    Repeated failures lock the account for a growing while; the caller commits
+    either way so that failures are counted.
+    """
+    now = now or utcnow()
+    user = session.scalar(sa.select(User).where(User.username == username))
+    if user is None:
+        check_password_hash(_DUMMY_HASH, password)
+        raise Unauthorized("invalid username or password")
+    if user.locked_until is not None and user.locked_until > now:
+        raise Unauthorized("too many failed sign-ins; try again in a few minutes")
+    if not user.active or not check_password_hash(user.password_hash, password):
+        user.failed_logins += 1
+        extra = user.failed_logins - FREE_FAILURES
+        if extra >= 0:
+            user.locked_until = now + min(FIRST_LOCK * (2**extra), MAX_LOCK)
+            audit.record(
+                session,
+                None,
+                "user.login_locked",
+                "user",
+                user.id,
+                {"failures": user.failed_logins},
+            )
+        raise Unauthorized("invalid username or password")
+    user.failed_logins = 0
+    user.locked_until = None
+    return user
+
+
+def change_password(session: Session, user: User, current: str, new: str) -> None:
+    """Set a new password after checking the current one."""
+    if not check_password_hash(user.password_hash, current):
+        raise Invalid.field("current_password", "does not match")
+    _check_password_strength(new)
+    user.password_hash = hash_password(new)
+    audit.record(session, user, "user.password_change", "user", user.id)
+
+
+def _hash_token(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def create_token(session: Session, actor: User | None, user: User, label: str = "") -> NewToken:
+    """Create an API token for user; the secret is returned once and only its hash kept."""
+    secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    token = ApiToken(
+        user=user, label=label[:200], token_hash=_hash_token(secret), prefix=secret[:10]
+    )
+    session.add(token)
+    session.flush()
+    audit.record(
+        session,
+        actor,
+        "token.create",
+        "api_token",
+        token.id,
+        {"user": user.username, "label": label},
+    )
+    return NewToken(token, secret)
+
+
+def revoke_token(session: Session, actor: User | None, token_id: int) -> ApiToken:
+    """Revoke a token at once; raises NotFound for an unknown id."""
+    token = session.get(ApiToken, token_id)
+    if token is None:
+        raise NotFound(f"no token with id {token_id}")
+    if token.revoked_at is None:
+        token.revoked_at = utcnow()
+        audit.record(session, actor, "token.revoke", "api_token", token.id)
+    return token
+
+
+def user_for_token(session: Session, secret: str) -> User | None:
+    """Return the active user a live token acts as, or None."""
+    token = session.scalar(sa.select(ApiToken).where(ApiToken.token_hash == _hash_token(secret)))
+    if token is None or token.revoked_at is not None or not token.user.active:
+        return None
+    return token.user

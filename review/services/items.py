@@ -1,0 +1,81 @@
+"""Reading items: one conversation with its flags, prediction and decisions."""
+
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from models import Decision, Flag, Item, Prediction, User
+from review.errors import NotFound
+
+
+def get_item(session: Session, item_id: int) -> Item:
+    """Return the item or raise NotFound."""
+    item = session.get(Item, item_id)
+    if item is None:
+        raise NotFound(f"no flagged conversation with id {item_id}")
+    return item
+
+
+def flag_json(flag: Flag) -> dict[str, Any]:
+    return {
+        "reason": flag.reason,
+        "category": flag.category,
+        "flagged_at": flag.flagged_at.isoformat(),
+        "message_index": flag.message_index,
+        "source": flag.source,
+    }
+
+
+def prediction_json(item: Item) -> dict[str, Any] | None:
+    """Return the item's current prediction, or None when no model has scored it."""
+    if item.prediction_version_id is None:
+        return None
+    return {
+        "label": item.predicted_label,
+        "confidence": item.predicted_confidence,
+        "version": item.prediction_version_id,
+    }
+
+
+def item_json(session: Session, item: Item) -> dict[str, Any]:
+    """Return the API's full view of one item (three queries, whatever its size)."""
+    flags = session.scalars(item.flags.select().order_by(Flag.flagged_at, Flag.id)).all()
+    decisions = session.execute(
+        sa.select(Decision, User.username)
+        .outerjoin(User, User.id == Decision.reviewer_id)
+        .where(Decision.item_id == item.id)
+        .order_by(Decision.decided_at, Decision.id)
+    ).all()
+    scores = None
+    if item.prediction_version_id is not None:
+        scores = session.scalar(
+            sa.select(Prediction.scores).where(
+                Prediction.item_id == item.id, Prediction.version_id == item.prediction_version_id
+            )
+        )
+    prediction = prediction_json(item)
+    if prediction is not None:
+        prediction["scores"] = scores or {}
+    return {
+        "id": item.id,
+        "external_id": item.external_id,
+        "status": item.status.value,
+        "messages": item.messages,
+        "metadata": item.meta,
+        "duplicate_of": item.duplicate_of_id,
+        "final_label": item.final_label,
+        "flags": [flag_json(f) for f in flags],
+        "prediction": prediction,
+        "decisions": [
+            {
+                "label": d.label,
+                "kind": d.kind.value,
+                "reviewer": name,
+                "decided_at": d.decided_at.isoformat(),
+                "note": d.note,
+                "corrected_response": d.corrected_response,
+            }
+            for d, name in decisions
+        ],
+    }

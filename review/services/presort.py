@@ -1,0 +1,154 @@
+"""Pre-sort: predictions for new items and the queue's priority formula.
+
+Priority (higher is reviewed sooner), with weights the safety team can change
+(setting ``priority``; defaults in review.services.settings):
+
+    priority = severity_w    * severity / 5      (predicted category, else the user's pick)
+             + uncertainty_w * (1 - confidence)  (1 when the model abstains, 0.5 with no model)
+             + flags_w       * log2(flag count)  (many users flagging the same thing)
+             + age_w         * days flagged before 2030-01-01
+
+The age term is stored, not recomputed: every item ages at the same rate, so an
+item's lead over a newer one from age is fixed when it is flagged.
+"""
+
+import math
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from classifiers import features, persistence, training
+from models import Category, ClassifierVersion, Flag, Item, Prediction
+from review.services import settings
+
+AGE_ORIGIN = datetime(2030, 1, 1, tzinfo=UTC)
+DEFAULT_SEVERITY = 2
+NO_MODEL_UNCERTAINTY = 0.5
+
+_cache_lock = threading.Lock()
+_model_cache: dict[int, training.Model] = {}
+
+
+@dataclass(frozen=True)
+class ActiveModel:
+    version_id: int
+    model: training.Model
+
+
+def weights(session: Session) -> dict[str, float]:
+    """Return the priority weights in force."""
+    return settings.get(session, "priority")
+
+
+def compute_priority(
+    w: dict[str, float], severity: int, uncertainty: float, flag_count: int, first_flagged: datetime
+) -> float:
+    """Return the priority of one item from its parts (see the module docstring)."""
+    days_before_origin = (AGE_ORIGIN - first_flagged).total_seconds() / 86400
+    return (
+        w["severity"] * severity / 5
+        + w["uncertainty"] * uncertainty
+        + w["flags"] * math.log2(max(flag_count, 1))
+        + w["age_per_day"] * days_before_origin
+    )
+
+
+def active_model(session: Session) -> ActiveModel | None:
+    """Return the active classifier version, loading each version once per process.
+
+    Every request asks the database which version is active, so every worker
+    follows an activation or rollback without a restart.
+    """
+    version_id = session.scalar(sa.select(ClassifierVersion.id).where(ClassifierVersion.active))
+    if version_id is None:
+        return None
+    with _cache_lock:
+        model = _model_cache.get(version_id)
+    if model is None:
+        artifact = session.scalar(
+            sa.select(ClassifierVersion.artifact).where(ClassifierVersion.id == version_id)
+        )
+        model = persistence.loads(artifact)
+        with _cache_lock:
+            _model_cache[version_id] = model
+    return ActiveModel(version_id, model)
+
+
+def example_for(item: Item, flag: Flag | None) -> features.Example:
+    """Return the classifier's view of an item and its first flag."""
+    return features.Example(
+        messages=item.messages,
+        reason=flag.reason if flag else None,
+        category=flag.category if flag else None,
+        message_index=flag.message_index if flag else None,
+    )
+
+
+def first_flags(session: Session, item_ids: Sequence[int]) -> dict[int, Flag]:
+    """Return each item's earliest flag, in one query."""
+    if not item_ids:
+        return {}
+    earliest = (
+        sa.select(sa.func.min(Flag.id)).where(Flag.item_id.in_(item_ids)).group_by(Flag.item_id)
+    )
+    return {f.item_id: f for f in session.scalars(sa.select(Flag).where(Flag.id.in_(earliest)))}
+
+
+def predict_items(
+    session: Session, items: Sequence[Item], active: ActiveModel | None = None
+) -> int:
+    """Predict a label for each item with the active model, in one batch; return how many."""
+    active = active or active_model(session)
+    if active is None or not items:
+        return 0
+    flags = first_flags(session, [i.id for i in items])
+    predictions = training.predict(active.model, [example_for(i, flags.get(i.id)) for i in items])
+    rows: list[dict[str, Any]] = []
+    for item, prediction in zip(items, predictions, strict=True):
+        item.predicted_label = prediction.label
+        item.predicted_confidence = prediction.confidence
+        item.prediction_version_id = active.version_id
+        if prediction.label is not None:
+            item.queue_category = prediction.label
+        rows.append(
+            {
+                "item_id": item.id,
+                "version_id": active.version_id,
+                "label": prediction.label,
+                "confidence": prediction.confidence,
+                "scores": prediction.scores,
+            }
+        )
+    session.execute(
+        sa.delete(Prediction).where(
+            Prediction.version_id == active.version_id,
+            Prediction.item_id.in_([i.id for i in items]),
+        )
+    )
+    session.execute(sa.insert(Prediction), rows)
+    return len(rows)
+
+
+def refresh_priorities(session: Session, items: Sequence[Item]) -> None:
+    """Recompute the stored priority of items from their prediction and flags."""
+    w = weights(session)
+    severity = dict(session.execute(sa.select(Category.slug, Category.severity)).all())
+    for item in items:
+        if item.prediction_version_id is None:
+            uncertainty = NO_MODEL_UNCERTAINTY
+        elif item.predicted_label is None:
+            uncertainty = 1.0
+        else:
+            uncertainty = 1.0 - (item.predicted_confidence or 0.0)
+        item.priority = compute_priority(
+            w,
+            severity.get(item.queue_category or "", DEFAULT_SEVERITY),
+            uncertainty,
+            item.flag_count,
+            item.first_flagged_at,
+        )

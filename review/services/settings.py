@@ -1,0 +1,55 @@
+"""Run-time settings the safety team or an admin can change, with their defaults."""
+
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from models import Setting, User
+from review.errors import Invalid
+from review.services import audit
+
+# Every setting, its default and what it means (also in the README).
+DEFAULTS: dict[str, Any] = {
+    # The queue's priority formula (see review.services.presort).
+    "priority": {"severity": 1.0, "uncertainty": 0.6, "flags": 0.5, "age_per_day": 0.02},
+    # How long a claim lasts without a heartbeat.
+    "lease_minutes": 10,
+    # Sensitive items one reviewer is offered per UTC day; then only other work.
+    "sensitive_daily_cap": 60,
+    # Minutes of continuous work before the UI suggests a break.
+    "break_after_minutes": 50,
+    # Share of decided items sent to blind second review, per category or "all".
+    "sampling": {"all": 0.0},
+}
+
+
+def get(session: Session, key: str) -> Any:
+    """Return a setting's value, or its default."""
+    if key not in DEFAULTS:
+        raise KeyError(key)
+    row = session.get(Setting, key)
+    if row is None:
+        return DEFAULTS[key]
+    value = row.value.get("value")
+    if isinstance(DEFAULTS[key], dict):
+        return {**DEFAULTS[key], **value}
+    return value
+
+
+def put(session: Session, actor: User | None, key: str, value: Any) -> None:
+    """Change a setting, audited; raise Invalid for an unknown key or a wrong type."""
+    if key not in DEFAULTS:
+        raise Invalid.field("key", f"unknown setting {key!r}")
+    default = DEFAULTS[key]
+    if isinstance(default, dict) != isinstance(value, dict) or (
+        isinstance(default, (int, float)) and not isinstance(value, (int, float))
+    ):
+        raise Invalid.field(key, f"must be like {default!r}")
+    row = session.get(Setting, key)
+    before = row.value.get("value") if row else None
+    if row is None:
+        session.add(Setting(key=key, value={"value": value}))
+    else:
+        row.value = {"value": value}
+    audit.record(session, actor, "setting.change", "setting", key, {"from": before, "to": value})
+    session.flush()

@@ -1,0 +1,88 @@
+"""Small factories and helpers the tests share."""
+
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from flask.testing import FlaskClient
+
+from models import Role, User
+from review.extensions import db
+from review.services import accounts
+
+TEST_SECRET = "test-secret-" + "x" * 40
+PASSWORD = "correct horse battery"
+POSTGRES_URL = os.environ.get("TEST_DATABASE_URL")
+
+
+def app_config(url: str, instance: Path, **extra: Any) -> dict[str, Any]:
+    """Return the config tests give the factory."""
+    return {
+        "DATABASE_URL": url,
+        "SECRET_KEY": TEST_SECRET,
+        "INSTANCE_PATH": str(instance),
+        "TESTING": True,
+        **extra,
+    }
+
+
+def reset_postgres(url: str) -> None:
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:
+        conn.exec_driver_sql("DROP SCHEMA IF EXISTS public CASCADE")
+        conn.exec_driver_sql("CREATE SCHEMA public")
+    engine.dispose()
+
+
+def make_user(
+    role: Role | str = Role.REVIEWER, name: str | None = None, password: str = PASSWORD
+) -> User:
+    """Create and commit a user (inside an app context)."""
+    role = Role(role)
+    count = db.session.scalar(sa.select(sa.func.count(User.id))) or 0
+    user = accounts.create_user(
+        db.session, None, name or f"{role.value}{count + 1}", role, password
+    )
+    db.session.commit()
+    return user
+
+
+def make_token(user: User) -> str:
+    """Create and commit an API token for user; return its secret."""
+    secret = accounts.create_token(db.session, None, user, "test").secret
+    db.session.commit()
+    return secret
+
+
+def csrf_token(html: str) -> str:
+    """Return the CSRF token of the first form in a page."""
+    match = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', html)
+    assert match, "no csrf_token in page"
+    return match.group(1)
+
+
+def login(client: FlaskClient, username: str, password: str = PASSWORD) -> Any:
+    """Sign in through the form, CSRF token and all."""
+    token = csrf_token(client.get("/login").get_data(as_text=True))
+    return client.post(
+        "/login", data={"username": username, "password": password, "csrf_token": token}
+    )
+
+
+def bearer(secret: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {secret}"}
+
+
+def run_cli(app: Any, *args: str, input: str | None = None) -> Any:
+    """Invoke the flagq command group against app, as the console script would."""
+    from click.testing import CliRunner
+    from flask.cli import ScriptInfo
+
+    from review.cli import cli
+
+    runner = CliRunner()
+    return runner.invoke(
+        cli, list(args), input=input, obj=ScriptInfo(create_app=lambda: app), catch_exceptions=False
+    )
