@@ -8,7 +8,6 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from factories import POSTGRES_URL, app_config, reset_postgres
 from flask import Flask, has_app_context
 from flask.testing import FlaskClient
 
@@ -16,6 +15,8 @@ from models import Base, TaxonomyVersion, utcnow
 from review import create_app
 from review.extensions import alembic, db
 from review.services.taxonomy import default_rows
+
+from factories import POSTGRES_URL, app_config, reset_postgres
 
 CHROMIUM = Path("/usr/bin/chromium")
 REQUIRE_ALL = os.environ.get("FLAGQ_REQUIRE_ALL_ENGINES") == "1"

@@ -5,11 +5,12 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
-from factories import POSTGRES_URL, app_config, reset_postgres
 
 from models import Base
 from review import create_app
 from review.extensions import alembic, db
+
+from factories import POSTGRES_URL, app_config, reset_postgres
 
 
 @pytest.fixture

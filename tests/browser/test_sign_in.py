@@ -2,8 +2,9 @@
 
 from playwright.sync_api import Page, expect
 
-from factories import PASSWORD, make_user
 from models import Role
+
+from factories import PASSWORD, make_user
 
 
 def test_sign_in_shows_reviewer_home(live_server: str, page: Page) -> None:

@@ -7,9 +7,10 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from factories import bearer, make_user, run_cli
 from models import ApiToken, Item, User
 from review.extensions import db
+
+from factories import bearer, make_user, run_cli
 
 
 def test_users_create_prints_generated_password_once(app) -> None:

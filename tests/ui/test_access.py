@@ -2,8 +2,9 @@
 
 import pytest
 
-from factories import bearer, login, make_token, make_user
 from models import Role
+
+from factories import bearer, login, make_token, make_user
 
 PUBLIC = {"auth.login", "static", "healthz", "api.openapi"}
 

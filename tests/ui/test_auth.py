@@ -4,9 +4,10 @@ from datetime import timedelta
 
 import sqlalchemy as sa
 
-from factories import PASSWORD, csrf_token, login, make_user
 from models import AuditEvent, Role, User, utcnow
 from review.extensions import db
+
+from factories import PASSWORD, csrf_token, login, make_user
 
 
 def test_login_lands_on_reviewer_home(client) -> None:
