@@ -2,6 +2,7 @@
 
 import os
 import secrets
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +48,28 @@ def load_secret_key(instance: Path, production: bool, given: str | None) -> str:
     return key
 
 
+LIMIT_PREFIX = "FLAGQ_LIMIT_"
+
+
+def limits_from_environment(env: Mapping[str, str]) -> dict[str, int]:
+    """Return the flag-format limits set as FLAGQ_LIMIT_<NAME> (e.g. FLAGQ_LIMIT_MAX_MESSAGES).
+
+    Raises ConfigError for an unknown name or a value that is not a positive integer.
+    """
+    from review.services.flagformat import limits_from
+
+    overrides = {
+        key.removeprefix(LIMIT_PREFIX).lower(): value
+        for key, value in env.items()
+        if key.startswith(LIMIT_PREFIX)
+    }
+    try:
+        limits_from(overrides)
+    except ValueError as error:
+        raise ConfigError(f"{LIMIT_PREFIX}*: {error}") from None
+    return {name: int(value) for name, value in overrides.items()}
+
+
 def from_environment() -> dict[str, Any]:
     """Build the app config from environment variables."""
     env = os.environ
@@ -60,4 +83,5 @@ def from_environment() -> dict[str, Any]:
         "SECRET_KEY": load_secret_key(instance, production, env.get("SECRET_KEY")),
         "SESSION_COOKIE_SECURE": production,
         "MAX_CONTENT_LENGTH": int(env.get("FLAGQ_MAX_BODY_BYTES", 16 * 1024 * 1024)),
+        "FLAGQ_LIMITS": limits_from_environment(env),
     }

@@ -12,33 +12,43 @@ from review.api.openapi import PATHS, error_response
 from review.errors import Invalid, TooLarge
 from review.extensions import db
 from review.services import ingest, items
-from review.services.flagformat import Limits, parse_flag
+from review.services.flagformat import FlagIn, Limits, limits_from, parse_flag
 
 
 def _limits() -> Limits:
-    return current_app.config.get("FLAGQ_LIMITS", Limits())
+    return limits_from(current_app.config.get("FLAGQ_LIMITS"))
 
 
-def _parse_body(body: Any, limits: Limits) -> list[Any]:
-    if isinstance(body, dict) and "flags" in body:
-        flags = body["flags"]
-        if not isinstance(flags, list) or not flags:
-            raise Invalid.field("flags", "must be a non-empty list of flags")
-        if len(flags) > limits.max_batch:
-            raise TooLarge(
-                f"at most {limits.max_batch} flags per request",
-                [{"field": "flags", "message": f"{len(flags)} flags sent"}],
-            )
-        return [parse_flag(raw, limits, path=f"flags[{i}]") for i, raw in enumerate(flags)]
-    return [parse_flag(body, limits)]
+def _parse_body(body: Any, limits: Limits) -> list[FlagIn]:
+    """Validate every flag of the body; raise one Invalid listing each bad field."""
+    if not (isinstance(body, dict) and "flags" in body):
+        return [parse_flag(body, limits)]
+    raw = body["flags"]
+    if not isinstance(raw, list) or not raw:
+        raise Invalid.field("flags", "must be a non-empty array of flags")
+    if len(raw) > limits.max_batch:
+        raise TooLarge(
+            f"at most {limits.max_batch} flags per request",
+            [{"field": "flags", "message": f"{len(raw)} flags sent"}],
+        )
+    flags: list[FlagIn] = []
+    details: list[dict[str, Any]] = []
+    for i, item in enumerate(raw):
+        try:
+            flags.append(parse_flag(item, limits, path=f"flags[{i}]"))
+        except Invalid as error:
+            details += error.details
+    if details:
+        first = details[0]
+        more = f" (and {len(details) - 1} more)" if len(details) > 1 else ""
+        raise Invalid(f"{first['field']}: {first['message']}{more}", details)
+    return flags
 
 
 @bp.post("/flags")
 @api_roles(Role.INTEGRATION, Role.ADMIN)
 def post_flags() -> ResponseReturnValue:
-    body = json_body()
-    limits = _limits()
-    flags = _parse_body(body, limits)
+    flags = _parse_body(json_body(), _limits())
     result = ingest.add_flags(db.session, bearer_user(), flags, source="api")
     db.session.commit()
     return jsonify(ids=result.ids, duplicates=result.duplicates), 201
@@ -53,6 +63,14 @@ def get_flag(item_id: int) -> ResponseReturnValue:
 PATHS["/flags"] = {
     "post": {
         "summary": 'Ingest one flag, or a batch {"flags": [...]}; all or nothing',
+        "description": (
+            "The same external_id flagged again adds a flag to its item; the very same flag "
+            "(same external_id, flagged_at, reason and category) is listed in duplicates and "
+            "adds nothing; a new id whose conversation is already stored is linked to it as a "
+            "duplicate. Any invalid flag fails the whole request with 422, each bad field named "
+            "by its path (flags[3].messages[1].role). `label` is ignored here (see flagq import "
+            "--labeled). Limits: FLAGQ_LIMITS (README)."
+        ),
         "security": [{"bearer": []}],
         "requestBody": {
             "required": True,
@@ -111,6 +129,7 @@ PATHS["/flags/{id}"] = {
         "responses": {
             "200": {"description": "the item"},
             "401": error_response("no or bad token"),
+            "403": error_response("an integration token"),
             "404": error_response("no such item"),
         },
     }

@@ -1,12 +1,23 @@
-"""Ingest: store validated flags as items and flags, idempotently, one batch at a time."""
+"""Ingest: store validated flags as items and flags, idempotently, one batch at a time.
 
-from collections.abc import Sequence
+A batch is a handful of statements whatever its size: look up the known ids and
+conversations, insert the new items (priority already computed), insert the flags,
+then touch only the items that gained a flag or need a prediction. Inserts are
+INSERT ... ON CONFLICT DO NOTHING in a fixed key order, so two imports of
+overlapping data can run at once without failing or deadlocking on each other.
+"""
+
+import json
+from collections import Counter
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session
+from sqlalchemy.dialects import sqlite
+from sqlalchemy.orm import Session, defer
+from sqlalchemy.orm.attributes import set_committed_value
 
 from models import (
     Category,
@@ -15,12 +26,26 @@ from models import (
     Flag,
     Item,
     ItemStatus,
+    TaxonomyVersion,
     User,
     utcnow,
 )
 from review.errors import Invalid
 from review.services import audit, presort
-from review.services.flagformat import FlagIn
+from review.services.flagformat import SLUG, FlagIn
+
+ITEMS = Item.__table__
+FLAGS = Flag.__table__
+DECISIONS = Decision.__table__
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+_JSON = json.JSONEncoder(ensure_ascii=False, check_circular=False, default=_json_default)
 
 
 @dataclass
@@ -34,6 +59,7 @@ class IngestResult:
     linked: int = 0  # new items whose content matched an existing conversation
 
     def merge(self, other: "IngestResult") -> None:
+        """Add other's figures to these."""
         self.ids += other.ids
         self.inserted += other.inserted
         self.new_items += other.new_items
@@ -41,10 +67,52 @@ class IngestResult:
         self.linked += other.linked
 
 
-def _insert(session: Session) -> Any:
-    # INSERT ... ON CONFLICT DO NOTHING exists on both engines; it lets two
-    # imports overlap without either failing on the other's rows.
-    return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+def _insert_rows(
+    session: Session,
+    table: sa.Table,
+    rows: list[dict[str, Any]],
+    conflict: str | None = None,
+    returning: Sequence[str] = (),
+) -> list[Any]:
+    """Insert rows in one statement per engine's fastest way; skip conflicts on a unique column.
+
+    PostgreSQL gets INSERT ... SELECT FROM json_to_recordset(one JSON document): psycopg
+    re-parses a multi-row VALUES statement with thousands of placeholders on every call, and
+    escapes array literals in Python, each of which cost more than the insert itself.
+    SQLite gets multi-row VALUES.
+    """
+    if not rows:
+        return []
+    dialect = session.get_bind().dialect
+    if dialect.name != "postgresql":
+        statement: Any = sqlite.insert(table)
+        if conflict:
+            statement = statement.on_conflict_do_nothing(index_elements=[conflict])
+        if returning:
+            return list(
+                session.execute(statement.returning(*(table.c[c] for c in returning)), rows)
+            )
+        session.execute(statement, rows)
+        return []
+    columns = ", ".join(rows[0])
+    shape = ", ".join(f"{name} {table.c[name].type.compile(dialect=dialect)}" for name in rows[0])
+    # Names come from the model, never from input; the values travel as one bound document.
+    sql = (
+        f"INSERT INTO {table.name} ({columns}) SELECT {columns} "  # noqa: S608
+        f"FROM json_to_recordset(CAST(:rows AS json)) AS r({shape})"
+    )
+    if conflict:
+        sql += f" ON CONFLICT ({conflict}) DO NOTHING"
+    if returning:
+        sql += f" RETURNING {', '.join(returning)}"
+        return list(session.execute(sa.text(sql), {"rows": _JSON.encode(rows)}))
+    session.execute(sa.text(sql), {"rows": _JSON.encode(rows)})
+    return []
+
+
+def known_labels(session: Session) -> set[str]:
+    """Return every category slug a label may name (retired ones included)."""
+    return set(session.scalars(sa.select(Category.slug)))
 
 
 def check_labels(
@@ -60,10 +128,11 @@ def check_labels(
         return
     if not create_categories:
         raise Invalid.field("label", f"unknown category {missing[0]!r} (use --create-categories)")
+    bad = [slug for slug in missing if not SLUG.fullmatch(slug)]
+    if bad:
+        raise Invalid.field("label", f"{bad[0]!r} is not a valid category slug (a-z, 0-9, _ and -)")
     position = session.scalar(sa.select(sa.func.max(Category.position))) or 0
     for offset, slug in enumerate(missing, start=1):
-        if not slug.replace("_", "").replace("-", "").isalnum() or len(slug) > 64:
-            raise Invalid.field("label", f"{slug!r} is not a valid category slug")
         session.add(
             Category(
                 slug=slug, name=slug.replace("_", " ").capitalize(), position=position + offset
@@ -71,6 +140,19 @@ def check_labels(
         )
         audit.record(session, actor, "category.create", "category", slug, {"source": "import"})
     session.flush()
+
+
+def _load_items(session: Session, ids: Collection[int]) -> dict[int, Item]:
+    # Conversations and metadata are never needed here: leave them in the database.
+    if not ids:
+        return {}
+    query = (
+        sa.select(Item)
+        .options(defer(Item.messages), defer(Item.meta))
+        .where(Item.id.in_(sorted(ids)))
+        .order_by(Item.id)
+    )
+    return {item.id: item for item in session.scalars(query)}
 
 
 def add_flags(
@@ -86,6 +168,7 @@ def add_flags(
     The same external_id flagged again adds a flag to its item; the very same
     flag (same time, reason and category) adds nothing; a new id whose content
     matches a stored conversation becomes a linked duplicate, never queued twice.
+    With labeled, a new item's label becomes a past first decision.
     Raises Invalid for unknown labels (unless create_categories).
     """
     result = IngestResult()
@@ -94,111 +177,133 @@ def add_flags(
     if labeled:
         check_labels(session, actor, flags, create_categories)
     now = utcnow()
-    insert = _insert(session)
+    fingerprints = [f.fingerprint for f in flags]
 
-    # 1. Items: one per external_id; the first line of a batch wins its content.
+    # 1. Which ids are known already, and which conversations are stored under another id.
     first_by_id: dict[str, FlagIn] = {}
     for f in flags:
-        first_by_id.setdefault(f.external_id, f)
-    item_rows = [
-        {
-            "external_id": f.external_id,
-            "messages": f.messages,
-            "meta": f.metadata,
-            "content_hash": f.content_hash,
-            "status": ItemStatus.OPEN,
-            "priority": 0.0,
-            "queue_category": f.category,
-            "flag_count": 0,
-            "first_flagged_at": f.flagged_at or now,
-            "created_at": now,
-        }
-        for f in first_by_id.values()
-    ]
-    new_ids = set(
-        session.scalars(
-            insert(Item).on_conflict_do_nothing(index_elements=["external_id"]).returning(Item.id),
-            item_rows,
+        first_by_id.setdefault(f.external_id, f)  # the first line of a batch wins the content
+    ids: dict[str, int] = {}
+    duplicate_of: dict[int, int | None] = {}
+    for item_id, external_id, original in session.execute(
+        sa.select(Item.id, Item.external_id, Item.duplicate_of_id).where(
+            Item.external_id.in_(first_by_id)
         )
-    )
-    items = {
-        item.external_id: item
-        for item in session.scalars(sa.select(Item).where(Item.external_id.in_(first_by_id)))
-    }
-    result.new_items = len(new_ids)
-
-    # 2. Content duplicates: a new item whose conversation is already stored links to it.
-    new_items = sorted((i for i in items.values() if i.id in new_ids), key=lambda i: i.id)
-    if new_items:
-        hashes = {i.content_hash for i in new_items}
-        canonical: dict[str, int] = dict(
+    ):
+        ids[external_id] = item_id
+        duplicate_of[item_id] = original
+    candidates = [f for external_id, f in first_by_id.items() if external_id not in ids]
+    canonical: dict[str, int] = {}
+    if candidates:
+        canonical = dict(
             session.execute(
                 sa.select(Item.content_hash, sa.func.min(Item.id))
-                .where(Item.content_hash.in_(hashes), Item.duplicate_of_id.is_(None))
+                .where(
+                    Item.content_hash.in_({f.content_hash for f in candidates}),
+                    Item.duplicate_of_id.is_(None),
+                )
                 .group_by(Item.content_hash)
             ).all()
         )
-        for item in new_items:
-            original = canonical.get(item.content_hash)
-            if original is not None and original != item.id:
-                item.status = ItemStatus.DUPLICATE
-                item.duplicate_of_id = original
-                result.linked += 1
+
+    # 2. New items, inserted with their flag count and priority already known.
+    # A flag sent twice in one batch counts once (its fingerprint names its external_id).
+    distinct = Counter(f.external_id for f in dict(zip(fingerprints, flags, strict=True)).values())
+    new_ids, inside_batch = _insert_items(session, candidates, canonical, distinct, labeled, now)
+    result.new_items = len(new_ids)
+    raced = [f.external_id for f in candidates if f.external_id not in new_ids]
+    if raced:
+        # Another import stored these between our look-up and our insert: they are known now.
+        for item_id, external_id, original in session.execute(
+            sa.select(Item.id, Item.external_id, Item.duplicate_of_id).where(
+                Item.external_id.in_(raced)
+            )
+        ):
+            ids[external_id] = item_id
+            duplicate_of[item_id] = original
+    for external_id, item_id in new_ids.items():
+        ids[external_id] = item_id
+        f = first_by_id[external_id]
+        original = canonical.get(f.content_hash)
+        if original is None and external_id in inside_batch:
+            original = new_ids[inside_batch[external_id]]
+        duplicate_of[item_id] = original
+        result.linked += original is not None
+    linked_in_batch = {
+        new_ids[external_id]: new_ids[first] for external_id, first in inside_batch.items()
+    }
+    if linked_in_batch:
+        session.execute(
+            sa.update(ITEMS).where(ITEMS.c.id == sa.bindparam("item_id")),
+            [{"item_id": i, "duplicate_of_id": o} for i, o in sorted(linked_in_batch.items())],
+        )
 
     # 3. Flags: the fingerprint makes a resent flag a no-op.
-    flag_rows = [
-        {
-            "item_id": items[f.external_id].id,
-            "reason": f.reason,
-            "category": f.category,
-            "flagged_at": f.flagged_at or now,
-            "message_index": f.message_index,
-            "source": source,
-            "fingerprint": f.fingerprint,
-            "created_at": now,
-        }
-        for f in flags
-    ]
-    stored = set(
-        session.scalars(
-            insert(Flag)
-            .on_conflict_do_nothing(index_elements=["fingerprint"])
-            .returning(Flag.fingerprint),
-            flag_rows,
-        )
+    rows = sorted(
+        (
+            {
+                "item_id": ids[f.external_id],
+                "reason": f.reason,
+                "category": f.category,
+                "flagged_at": f.flagged_at or now,
+                "message_index": f.message_index,
+                "source": source,
+                "fingerprint": fp,
+                "created_at": now,
+            }
+            for f, fp in zip(flags, fingerprints, strict=True)
+        ),
+        key=lambda row: row["fingerprint"],
     )
-    added_per_item: dict[int, int] = {}
+    unique_rows = list({row["fingerprint"]: row for row in rows}.values())
+    stored = {
+        fp for (fp,) in _insert_rows(session, FLAGS, unique_rows, "fingerprint", ["fingerprint"])
+    }
+    gained: Counter[int] = Counter()
     seen: set[str] = set()
-    for f in flags:
-        item = items[f.external_id]
-        result.ids.append(item.id)
-        if f.fingerprint in stored and f.fingerprint not in seen:
-            seen.add(f.fingerprint)
-            target = item.duplicate_of_id or item.id
-            added_per_item[target] = added_per_item.get(target, 0) + 1
-            if item.duplicate_of_id:
-                added_per_item[item.id] = added_per_item.get(item.id, 0) + 1
+    created = set(new_ids.values())
+    for f, fp in zip(flags, fingerprints, strict=True):
+        item_id = ids[f.external_id]
+        result.ids.append(item_id)
+        if fp in stored and fp not in seen:
+            seen.add(fp)
+            if item_id not in created:
+                gained[item_id] += 1
+            original = duplicate_of.get(item_id)
+            if original is not None:
+                # Several flags on the same conversation raise the one item that is reviewed.
+                gained[original] += 1
         else:
             result.duplicates.append(f.external_id)
     result.inserted = len(seen)
 
-    # 4. Counts and priority of every item that gained a flag; predictions for new ones.
-    touched = {i.id: i for i in items.values()}
-    missing = [i for i in added_per_item if i not in touched]
-    if missing:
-        touched.update(
-            {i.id: i for i in session.scalars(sa.select(Item).where(Item.id.in_(missing)))}
-        )
-    for item_id, added in added_per_item.items():
-        touched[item_id].flag_count += added
-    queued_new = [i for i in new_items if i.status == ItemStatus.OPEN]
-    session.flush()
-    presort.predict_items(session, queued_new)
-    presort.refresh_priorities(session, [touched[i] for i in added_per_item])
+    # 4. Items that gained a flag, and predictions for new queued items.
+    touched = _load_items(session, gained.keys())
+    for item_id, added in gained.items():
+        if item_id in touched:
+            touched[item_id].flag_count += added
+    fresh: list[Item] = []
+    active = presort.active_model(session) if new_ids else None
+    if active is not None:
+        queued = {
+            item_id: external_id
+            for external_id, item_id in new_ids.items()
+            if duplicate_of.get(item_id) is None
+        }
+        loaded = _load_items(session, queued.keys() - touched.keys())
+        loaded.update({i: touched[i] for i in queued.keys() & touched.keys()})
+        fresh = [loaded[i] for i in sorted(queued)]
+        for item in fresh:
+            # The conversation is in memory already: no need to read it back.
+            set_committed_value(item, "messages", first_by_id[queued[item.id]].messages)
+        presort.predict_items(session, fresh, active)
+    again = {**touched, **{i.id: i for i in fresh}}
+    if again:
+        presort.refresh_priorities(session, [again[i] for i in sorted(again)])
 
     # 5. Labelled lines become past decisions (bootstrapping from old reviews).
     if labeled:
-        _record_labels(session, actor, flags, {i.id for i in queued_new}, items, now)
+        _record_labels(session, actor, first_by_id, new_ids, duplicate_of, now)
     session.flush()
     if result.inserted or result.new_items:
         audit.record(
@@ -215,36 +320,106 @@ def add_flags(
                 "linked": result.linked,
             },
         )
+        session.flush()
     return result
+
+
+def _insert_items(
+    session: Session,
+    candidates: Sequence[FlagIn],
+    canonical: dict[str, int],
+    flag_counts: Counter[str],
+    labeled: bool,
+    now: datetime,
+) -> tuple[dict[str, int], dict[str, str]]:
+    """Insert the candidate items; return {external_id: id} of those stored, and in-batch links.
+
+    The second mapping names, for a new item whose content matches an earlier new item of the
+    same batch, that earlier item's external_id.
+    """
+    if not candidates:
+        return {}, {}
+    first_with_hash: dict[str, str] = {}
+    inside_batch: dict[str, str] = {}
+    # The cold-start priority of presort.refresh_priorities (no prediction yet), computed
+    # from plain values: building ORM objects only to read a formula costs more than the insert.
+    weights = presort.weights(session)
+    severity = dict(session.execute(sa.select(Category.slug, Category.severity)).all())
+    rows = []
+    for f in candidates:
+        original = canonical.get(f.content_hash)
+        if original is None:
+            first = first_with_hash.setdefault(f.content_hash, f.external_id)
+            if first != f.external_id:
+                inside_batch[f.external_id] = first
+        duplicate = original is not None or f.external_id in inside_batch
+        decided = labeled and f.label is not None and not duplicate
+        flagged_at = f.flagged_at or now
+        rows.append(
+            {
+                "external_id": f.external_id,
+                "messages": f.messages,
+                "metadata": f.metadata,
+                "content_hash": f.content_hash,
+                "duplicate_of_id": original,
+                "status": ItemStatus.DUPLICATE
+                if duplicate
+                else ItemStatus.DECIDED
+                if decided
+                else ItemStatus.OPEN,
+                "priority": presort.compute_priority(
+                    weights,
+                    severity.get(f.category or "", presort.DEFAULT_SEVERITY),
+                    presort.NO_MODEL_UNCERTAINTY,
+                    flag_counts[f.external_id],
+                    flagged_at,
+                ),
+                "queue_category": f.category,
+                "flag_count": flag_counts[f.external_id],
+                "first_flagged_at": flagged_at,
+                "created_at": now,
+                "final_label": f.label if decided else None,
+                "decided_at": now if decided else None,
+            }
+        )
+    rows.sort(key=lambda row: row["external_id"])
+    stored = _insert_rows(session, ITEMS, rows, "external_id", ["external_id", "id"])
+    new_ids: dict[str, int] = {external_id: item_id for external_id, item_id in stored}
+    return new_ids, {k: v for k, v in inside_batch.items() if k in new_ids and v in new_ids}
 
 
 def _record_labels(
     session: Session,
     actor: User | None,
-    flags: Sequence[FlagIn],
-    new_ids: set[int],
-    items: dict[str, Item],
-    now: Any,
+    first_by_id: dict[str, FlagIn],
+    new_ids: dict[str, int],
+    duplicate_of: dict[int, int | None],
+    now: datetime,
 ) -> None:
-    decisions = []
-    for f in flags:
-        item = items[f.external_id]
-        if not f.label or item.id not in new_ids or item.status != ItemStatus.OPEN:
-            continue
-        item.status = ItemStatus.DECIDED
-        item.final_label = f.label
-        item.decided_at = now
-        decisions.append(
+    labelled = [
+        (item_id, first_by_id[external_id])
+        for external_id, item_id in new_ids.items()
+        if first_by_id[external_id].label and duplicate_of.get(item_id) is None
+    ]
+    if not labelled:
+        return
+    version = session.scalar(sa.select(sa.func.max(TaxonomyVersion.id))) or 1
+    sensitive = set(session.scalars(sa.select(Category.slug).where(Category.sensitive)))
+    _insert_rows(
+        session,
+        DECISIONS,
+        [
             {
-                "item_id": item.id,
+                "item_id": item_id,
                 "reviewer_id": actor.id if actor else None,
                 "label": f.label,
                 "note": "imported label",
                 "kind": DecisionKind.FIRST,
-                "queue_category": item.queue_category,
-                "sensitive": False,
+                "queue_category": f.category,
+                "sensitive": f.category in sensitive,
+                "taxonomy_version": version,
                 "decided_at": now,
             }
-        )
-    if decisions:
-        session.execute(sa.insert(Decision), decisions)
+            for item_id, f in sorted(labelled)
+        ],
+    )
