@@ -76,9 +76,7 @@ def wipe(app: Flask) -> None:
             conn.execute(
                 sa.insert(TaxonomyVersion.__table__),
                 [
-                    {
-                        "id": 1,
-                        "summary": "default taxonomy",
+                    {"summary": "default taxonomy",
                         "mapping": {},
                         "created_at": utcnow(),
                     }

@@ -228,10 +228,11 @@ def upgrade() -> None:
     op.create_index(op.f('ix_skips_item_id'), 'skips', ['item_id'], unique=False)
     # ### end Alembic commands ###
     # A new database starts with the default taxonomy, as version 1.
-    op.bulk_insert(sa.table("taxonomy_versions", sa.column("id", sa.Integer),
+    # No explicit id: PostgreSQL's sequence must hand out 1 so that later versions follow.
+    op.bulk_insert(sa.table("taxonomy_versions",
                             sa.column("created_at", sa.DateTime(timezone=True)),
                             sa.column("summary", sa.Text), sa.column("mapping", sa.JSON)),
-                   [{"id": 1, "created_at": datetime.now(UTC), "summary": "default taxonomy",
+                   [{"created_at": datetime.now(UTC), "summary": "default taxonomy",
                      "mapping": {}}])
     categories = sa.table("categories", *(sa.column(name) for name in default_rows()[0]))
     op.bulk_insert(categories, default_rows())
