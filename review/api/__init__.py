@@ -32,4 +32,4 @@ def categories() -> ResponseReturnValue:
     return jsonify(categories=[taxonomy.to_json(c) for c in taxonomy.list_categories(db.session)])
 
 
-from review.api import flags, openapi  # noqa: E402,F401  (register their routes on bp)
+from review.api import audit, exports, flags, openapi, queue  # noqa: E402,F401  (register their routes on bp)

@@ -1,0 +1,398 @@
+"""The review queue over JSON: claim, decide, skip, escalate, undo, heartbeat, release."""
+
+from datetime import datetime
+from typing import Any
+
+from flask import jsonify, request
+from flask.typing import ResponseReturnValue
+
+from models import Decision, Escalation, Item, Role
+from review.access import api_roles, bearer_user
+from review.api import bp, json_body
+from review.api.openapi import PATHS, SCHEMAS, error_response
+from review.errors import Conflict, Invalid
+from review.extensions import db
+from review.services import items, presort, queue
+
+REVIEWERS = (Role.REVIEWER, Role.ADMIN)
+
+
+def _optional_body() -> dict[str, Any]:
+    """Return the JSON object sent, or {} when the body is empty."""
+    if not request.get_data(cache=True):
+        return {}
+    body = json_body()
+    if not isinstance(body, dict):
+        raise Invalid.field("body", "must be a JSON object")
+    return body
+
+
+def _text(body: dict[str, Any], name: str, required: bool = False) -> str | None:
+    value = body.get(name)
+    if value is None and not required:
+        return None
+    if not isinstance(value, str) or (required and not value):
+        raise Invalid.field(name, "must be a non-empty string" if required else "must be a string")
+    return value
+
+
+def claim_json(item: Item, lease_expires_at: datetime | None, resumed: bool) -> dict[str, Any]:
+    """Return the API's view of a claimed item: what a reviewer needs to decide it."""
+    flag = presort.first_flags(db.session, [item.id]).get(item.id)
+    prediction = items.prediction_json(item)
+    return {
+        "id": item.id,
+        "external_id": item.external_id,
+        "messages": item.messages,
+        "flag": None
+        if flag is None
+        else {
+            "reason": flag.reason,
+            "category": flag.category,
+            "flagged_at": flag.flagged_at.isoformat(),
+            "message_index": flag.message_index,
+        },
+        "prediction": None
+        if prediction is None
+        else {"label": prediction["label"], "confidence": prediction["confidence"]},
+        "queue_category": item.queue_category,
+        "lease_expires_at": lease_expires_at.isoformat() if lease_expires_at else None,
+        "resumed": resumed,
+    }
+
+
+def decision_json(decision: Decision, reviewer: str) -> dict[str, Any]:
+    return {
+        "id": decision.id,
+        "item_id": decision.item_id,
+        "label": decision.label,
+        "kind": decision.kind.value,
+        "reviewer": reviewer,
+        "note": decision.note,
+        "corrected_response": decision.corrected_response,
+        "queue_category": decision.queue_category,
+        "sensitive": decision.sensitive,
+        "decided_at": decision.decided_at.isoformat(),
+    }
+
+
+def escalation_json(escalation: Escalation) -> dict[str, Any]:
+    return {
+        "id": escalation.id,
+        "item_id": escalation.item_id,
+        "note": escalation.note,
+        "created_at": escalation.created_at.isoformat(),
+    }
+
+
+@bp.get("/queue")
+@api_roles(*REVIEWERS)
+def queue_state() -> ResponseReturnValue:
+    user = bearer_user()
+    view = queue.overview(db.session, user)
+    state = queue.wellbeing(db.session, user)
+    held = queue.current_claim(db.session, user)
+    return jsonify(
+        open_items=view.open_items,
+        by_category=[{"slug": s, "name": n, "open": c} for s, n, c in view.by_category],
+        decided_today=view.decided_today,
+        claim=held.id if held else None,
+        wellbeing={
+            "sensitive_today": state.sensitive_today,
+            "sensitive_cap": state.sensitive_cap,
+            "cap_reached": state.cap_reached,
+            "minutes_continuous": state.minutes_continuous,
+            "break_due": state.break_due,
+        },
+    )
+
+
+@bp.post("/queue/claim")
+@api_roles(*REVIEWERS)
+def claim() -> ResponseReturnValue:
+    category = _text(_optional_body(), "category")
+    result = queue.claim_next(db.session, bearer_user(), category=category)
+    if result is None:
+        db.session.commit()  # expired leases swept on the way are kept
+        return "", 204
+    body = claim_json(result.item, result.lease_expires_at, result.resumed)
+    db.session.commit()
+    return jsonify(body)
+
+
+@bp.post("/flags/<int:item_id>/decision")
+@api_roles(*REVIEWERS)
+def decision(item_id: int) -> ResponseReturnValue:
+    body = json_body()
+    if not isinstance(body, dict):
+        raise Invalid.field("body", "must be a JSON object")
+    user = bearer_user()
+    stored = queue.decide(
+        db.session,
+        user,
+        item_id,
+        _text(body, "label", required=True) or "",
+        note=_text(body, "note") or "",
+        corrected_response=_text(body, "corrected_response"),
+    )
+    result = decision_json(stored, user.username)
+    db.session.commit()
+    return jsonify(result)
+
+
+@bp.post("/flags/<int:item_id>/skip")
+@api_roles(*REVIEWERS)
+def skip(item_id: int) -> ResponseReturnValue:
+    queue.skip(db.session, bearer_user(), item_id)
+    db.session.commit()
+    return jsonify(skipped=item_id)
+
+
+@bp.post("/flags/<int:item_id>/escalate")
+@api_roles(*REVIEWERS)
+def escalate(item_id: int) -> ResponseReturnValue:
+    note = _text(_optional_body(), "note") or ""
+    result = escalation_json(queue.escalate(db.session, bearer_user(), item_id, note=note))
+    db.session.commit()
+    return jsonify(result), 201
+
+
+@bp.post("/queue/undo")
+@api_roles(*REVIEWERS)
+def undo() -> ResponseReturnValue:
+    item = queue.undo_last(db.session, bearer_user())
+    body = claim_json(item, item.lease_expires_at, resumed=False)
+    db.session.commit()
+    return jsonify(body)
+
+
+@bp.post("/queue/heartbeat")
+@api_roles(*REVIEWERS)
+def heartbeat() -> ResponseReturnValue:
+    expires = queue.heartbeat(db.session, bearer_user())
+    if expires is None:
+        raise Conflict(
+            "you hold no live claim: it was released, decided or its lease expired",
+            [{"field": "claim", "message": "no live claim"}],
+        )
+    db.session.commit()
+    return jsonify(lease_expires_at=expires.isoformat())
+
+
+@bp.post("/queue/release")
+@api_roles(*REVIEWERS)
+def release() -> ResponseReturnValue:
+    item = queue.release(db.session, bearer_user())
+    db.session.commit()
+    return jsonify(released=item.id if item else None)
+
+
+# -- OpenAPI ---------------------------------------------------------------------------------
+
+_ID = [{"name": "id", "in": "path", "required": True, "schema": {"type": "integer"}}]
+_AUTH = {
+    "401": error_response("no or bad token"),
+    "403": error_response("not a reviewer or admin token"),
+}
+_HELD = error_response("the caller does not hold a live claim on the item (never, lost, expired)")
+
+
+def _json(schema: dict[str, Any]) -> dict[str, Any]:
+    return {"content": {"application/json": {"schema": schema}}}
+
+
+SCHEMAS["ClaimedItem"] = {
+    "type": "object",
+    "required": ["id", "messages", "flag", "prediction", "lease_expires_at"],
+    "properties": {
+        "id": {"type": "integer"},
+        "external_id": {"type": "string"},
+        "messages": {"type": "array", "items": {"$ref": "#/components/schemas/Message"}},
+        "flag": {
+            "type": "object",
+            "nullable": True,
+            "properties": {
+                "reason": {"type": "string"},
+                "category": {"type": "string", "nullable": True},
+                "flagged_at": {"type": "string", "format": "date-time"},
+                "message_index": {"type": "integer", "nullable": True},
+            },
+        },
+        "prediction": {
+            "type": "object",
+            "nullable": True,
+            "properties": {
+                "label": {"type": "string", "nullable": True},
+                "confidence": {"type": "number", "nullable": True},
+            },
+        },
+        "queue_category": {"type": "string", "nullable": True},
+        "lease_expires_at": {"type": "string", "format": "date-time"},
+        "resumed": {"type": "boolean"},
+    },
+}
+SCHEMAS["Decision"] = {
+    "type": "object",
+    "properties": {
+        "id": {"type": "integer"},
+        "item_id": {"type": "integer"},
+        "label": {"type": "string"},
+        "kind": {"type": "string", "enum": ["first", "second", "adjudication"]},
+        "reviewer": {"type": "string"},
+        "note": {"type": "string"},
+        "corrected_response": {"type": "string", "nullable": True},
+        "queue_category": {"type": "string", "nullable": True},
+        "sensitive": {"type": "boolean"},
+        "decided_at": {"type": "string", "format": "date-time"},
+    },
+}
+
+PATHS["/queue"] = {
+    "get": {
+        "summary": "Queue sizes per category, the caller's claim, decisions today and wellbeing",
+        "security": [{"bearer": []}],
+        "responses": {"200": {"description": "the queue as the caller sees it"}, **_AUTH},
+    }
+}
+PATHS["/queue/claim"] = {
+    "post": {
+        "summary": "Claim the next item (or get back the one already held)",
+        "security": [{"bearer": []}],
+        "requestBody": {
+            "required": False,
+            **_json(
+                {
+                    "type": "object",
+                    "properties": {"category": {"type": "string", "nullable": True}},
+                }
+            ),
+        },
+        "responses": {
+            "200": {
+                "description": "the claimed item",
+                **_json({"$ref": "#/components/schemas/ClaimedItem"}),
+            },
+            "204": {"description": "nothing to review"},
+            "400": error_response("malformed JSON"),
+            **_AUTH,
+            "422": error_response("unknown category"),
+        },
+    }
+}
+PATHS["/flags/{id}/decision"] = {
+    "post": {
+        "summary": "Decide the item the caller holds",
+        "security": [{"bearer": []}],
+        "parameters": _ID,
+        "requestBody": {
+            "required": True,
+            **_json(
+                {
+                    "type": "object",
+                    "required": ["label"],
+                    "properties": {
+                        "label": {"type": "string"},
+                        "note": {"type": "string"},
+                        "corrected_response": {"type": "string", "nullable": True},
+                    },
+                }
+            ),
+        },
+        "responses": {
+            "200": {
+                "description": "the stored decision",
+                **_json({"$ref": "#/components/schemas/Decision"}),
+            },
+            "400": error_response("malformed JSON"),
+            **_AUTH,
+            "404": error_response("no such item"),
+            "409": _HELD,
+            "422": error_response("bad label or correction; details name the field"),
+        },
+    }
+}
+PATHS["/flags/{id}/skip"] = {
+    "post": {
+        "summary": "Pass on the item the caller holds; it is not offered to them again",
+        "security": [{"bearer": []}],
+        "parameters": _ID,
+        "responses": {
+            "200": {"description": "skipped"},
+            **_AUTH,
+            "404": error_response("no such item"),
+            "409": _HELD,
+        },
+    }
+}
+PATHS["/flags/{id}/escalate"] = {
+    "post": {
+        "summary": "Send the item the caller holds to the safety team, with a note",
+        "security": [{"bearer": []}],
+        "parameters": _ID,
+        "requestBody": {
+            "required": False,
+            **_json({"type": "object", "properties": {"note": {"type": "string"}}}),
+        },
+        "responses": {
+            "201": {"description": "the escalation"},
+            "400": error_response("malformed JSON"),
+            **_AUTH,
+            "404": error_response("no such item"),
+            "409": _HELD,
+            "422": error_response("note is not a string"),
+        },
+    }
+}
+PATHS["/queue/undo"] = {
+    "post": {
+        "summary": "Undo the caller's last decision (within 5 minutes); the item is theirs again",
+        "security": [{"bearer": []}],
+        "responses": {
+            "200": {
+                "description": "the item, claimed again",
+                **_json({"$ref": "#/components/schemas/ClaimedItem"}),
+            },
+            **_AUTH,
+            "409": error_response("no decision of the caller in the last 5 minutes"),
+        },
+    }
+}
+PATHS["/queue/heartbeat"] = {
+    "post": {
+        "summary": "Renew the lease on the caller's claim and count the time as worked",
+        "security": [{"bearer": []}],
+        "responses": {
+            "200": {
+                "description": "the new lease end",
+                **_json(
+                    {
+                        "type": "object",
+                        "properties": {
+                            "lease_expires_at": {"type": "string", "format": "date-time"}
+                        },
+                    }
+                ),
+            },
+            **_AUTH,
+            "409": error_response("the caller holds no live claim"),
+        },
+    }
+}
+PATHS["/queue/release"] = {
+    "post": {
+        "summary": "Give the caller's claim back to the queue",
+        "security": [{"bearer": []}],
+        "responses": {
+            "200": {
+                "description": "the released item id, or null when none was held",
+                **_json(
+                    {
+                        "type": "object",
+                        "properties": {"released": {"type": "integer", "nullable": True}},
+                    }
+                ),
+            },
+            **_AUTH,
+        },
+    }
+}
