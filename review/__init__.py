@@ -100,10 +100,12 @@ def _register_blueprints(app: Flask) -> None:
     from review.api import bp as api_bp
     from review.ui import register_nav
     from review.ui.auth import bp as auth_bp
+    from review.ui.exports import bp as exports_bp
     from review.ui.queue import bp as queue_bp
 
     app.register_blueprint(auth_bp)
     app.register_blueprint(queue_bp)
+    app.register_blueprint(exports_bp)
     app.register_blueprint(api_bp, url_prefix="/api/v1")
     csrf.exempt(api_bp)
     register_nav(app)

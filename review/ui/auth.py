@@ -17,6 +17,7 @@ bp = Blueprint("auth", __name__)
 HOME_BY_ROLE = {
     Role.REVIEWER: "queue.home",
     Role.ADMIN: "queue.home",
+    Role.TRAINER: "exports.home",
 }
 
 
