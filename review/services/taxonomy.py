@@ -1,11 +1,16 @@
-"""The taxonomy of error types: defaults and reading it."""
+"""The taxonomy of error types: defaults, reading it and versioned changes."""
 
+import re
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from models import NO_ERROR, Category
+from models import NO_ERROR, Category, TaxonomyVersion, User
+from review.errors import Conflict, Invalid, NotFound
+from review.services import audit
+
+SLUG = re.compile(r"[a-z][a-z0-9_]{0,63}")
 
 # The default taxonomy a new database starts with: (slug, name, severity, sensitive,
 # description). Severity 1 (minor) .. 5 (most severe) feeds the queue priority.
@@ -126,3 +131,153 @@ def to_json(category: Category) -> dict[str, Any]:
         "position": category.position,
         "taxonomy_version": category.taxonomy_version,
     }
+
+
+def label_mapping(session: Session) -> dict[str, str]:
+    """Return old slug -> current slug for every merge or retirement, chains resolved."""
+    mapping: dict[str, str] = {}
+    for row in session.scalars(sa.select(TaxonomyVersion).order_by(TaxonomyVersion.id)):
+        mapping.update(row.mapping or {})
+    resolved = {}
+    for old in mapping:
+        new, seen = mapping[old], {old}
+        while new in mapping and new not in seen:
+            seen.add(new)
+            new = mapping[new]
+        resolved[old] = new
+    return resolved
+
+
+def current_version(session: Session) -> int:
+    """Return the taxonomy's current version number."""
+    return session.scalar(sa.select(sa.func.max(TaxonomyVersion.id))) or 1
+
+
+def _new_version(
+    session: Session, actor: User | None, summary: str, mapping: dict[str, str] | None = None
+) -> int:
+    version = TaxonomyVersion(
+        actor_id=actor.id if actor else None, summary=summary, mapping=mapping or {}
+    )
+    session.add(version)
+    session.flush()
+    return version.id
+
+
+def get_category(session: Session, slug: str) -> Category:
+    """Return the category by slug or raise NotFound."""
+    category = session.scalar(sa.select(Category).where(Category.slug == slug))
+    if category is None:
+        raise NotFound(f"no category {slug!r}")
+    return category
+
+
+def add_category(
+    session: Session,
+    actor: User | None,
+    slug: str,
+    name: str,
+    sensitive: bool = False,
+    severity: int = 2,
+    description: str = "",
+) -> Category:
+    """Add a category as a new taxonomy version; raise Invalid or Conflict."""
+    if not SLUG.fullmatch(slug):
+        raise Invalid.field("slug", "lower-case letters, digits and _ (1-64, starting a-z)")
+    if not name.strip() or len(name) > 120:
+        raise Invalid.field("name", "1-120 characters")
+    if not 0 <= severity <= 5:
+        raise Invalid.field("severity", "0 (none) to 5 (most severe)")
+    if session.scalar(sa.select(Category.id).where(Category.slug == slug)) is not None:
+        raise Conflict(f"category {slug!r} already exists", [{"field": "slug"}])
+    version = _new_version(session, actor, f"add {slug}")
+    position = (session.scalar(sa.select(sa.func.max(Category.position))) or 0) + 1
+    # Keep the no-error outcome last.
+    outcome = session.scalar(sa.select(Category).where(Category.slug == NO_ERROR))
+    if outcome is not None:
+        position, outcome.position = outcome.position, position
+    category = Category(
+        slug=slug,
+        name=name.strip(),
+        sensitive=sensitive,
+        severity=severity,
+        description=description,
+        position=position,
+        taxonomy_version=version,
+    )
+    session.add(category)
+    session.flush()
+    audit.record(
+        session,
+        actor,
+        "category.add",
+        "category",
+        slug,
+        {"name": name, "sensitive": sensitive, "severity": severity, "version": version},
+    )
+    return category
+
+
+def rename_category(session: Session, actor: User | None, slug: str, name: str) -> Category:
+    """Change a category's display name (its slug, and so past labels, stay)."""
+    category = get_category(session, slug)
+    if not name.strip() or len(name) > 120:
+        raise Invalid.field("name", "1-120 characters")
+    before = category.name
+    category.name = name.strip()
+    category.taxonomy_version = _new_version(session, actor, f"rename {slug}")
+    audit.record(
+        session,
+        actor,
+        "category.rename",
+        "category",
+        slug,
+        {"name": [before, category.name], "version": category.taxonomy_version},
+    )
+    return category
+
+
+def retire_category(session: Session, actor: User | None, slug: str) -> Category:
+    """Retire a category: reviewers no longer see it; past labels map to 'other'."""
+    category = get_category(session, slug)
+    if slug in (NO_ERROR, "other"):
+        raise Invalid.field("slug", f"{slug!r} is part of every taxonomy and cannot be retired")
+    if not category.active:
+        raise Conflict(f"category {slug!r} is already retired")
+    category.active = False
+    category.merged_into = "other"
+    category.taxonomy_version = _new_version(session, actor, f"retire {slug}", {slug: "other"})
+    audit.record(
+        session,
+        actor,
+        "category.retire",
+        "category",
+        slug,
+        {"version": category.taxonomy_version, "maps_to": "other"},
+    )
+    return category
+
+
+def merge_categories(session: Session, actor: User | None, source: str, target: str) -> Category:
+    """Merge source into target: source retires, its past labels map to target."""
+    if source == target:
+        raise Invalid.field("dst", "must differ from the source")
+    src, dst = get_category(session, source), get_category(session, target)
+    if source == NO_ERROR:
+        raise Invalid.field("src", "the no-error outcome cannot be merged")
+    if not dst.active:
+        raise Invalid.field("dst", f"{target!r} is retired")
+    src.active = False
+    src.merged_into = target
+    src.taxonomy_version = _new_version(
+        session, actor, f"merge {source} into {target}", {source: target}
+    )
+    audit.record(
+        session,
+        actor,
+        "category.merge",
+        "category",
+        source,
+        {"into": target, "version": src.taxonomy_version},
+    )
+    return dst
