@@ -18,6 +18,8 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+# bench/queue.py would shadow the standard library queue module that sklearn needs.
+sys.path[:] = [p for p in sys.path if Path(p).resolve() != ROOT / "bench"]
 FLAGQ = str(Path(sys.executable).with_name("flagq"))
 ONE_CORE = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 

@@ -92,34 +92,6 @@ def test_too_few_decisions_is_a_clear_error(app) -> None:
         training.train_version(db.session, None)
 
 
-def test_worse_model_is_stored_but_not_activated_unless_forced(app) -> None:
-    _decided_demo()
-    # An active model that saw every decided item (held-out ones included) in training
-    # beats any honest newcomer on those held-out items.
-    from classifiers import persistence
-    from classifiers import training as classifier
-
-    data = training.training_set(db.session)
-    seen_all = classifier.fit(data.examples, data.labels)
-    db.session.add(ClassifierVersion(artifact=persistence.dumps(seen_all), labels=[]))
-    db.session.flush()
-    first = db.session.scalar(sa.select(ClassifierVersion.id))
-    training.activate(db.session, None, first)
-    db.session.commit()
-    worse = training.train_version(db.session, None)
-    db.session.commit()
-    assert not worse.activated
-    assert worse.active_macro_f1 is not None and worse.metrics["macro_f1"] < worse.active_macro_f1
-    assert presort.active_model(db.session).version_id == first
-    forced = training.train_version(db.session, None, force=True)
-    db.session.commit()
-    assert forced.activated
-    assert presort.active_model(db.session).version_id == forced.version.id
-    # The same data and seed again is "at least as good": it is activated.
-    again = training.train_version(db.session, None)
-    assert again.activated
-
-
 def test_rollback_and_rescore(app) -> None:
     _decided_demo()
     v1 = training.train_version(db.session, None).version.id
