@@ -17,6 +17,15 @@ from review.services.flagformat import parse_line
 CLASSIFY_BATCH = 2000
 
 
+def rescore_queue() -> int:
+    """Re-score queued items with the active version, committing per batch; return how many."""
+    rescored = 0
+    while batch := training.rescore_batch(db.session):
+        db.session.commit()  # a batch at a time: an interrupted re-score resumes
+        rescored += batch
+    return rescored
+
+
 @cli.command("train")
 @click.option("--force", is_flag=True, help="Activate even if it is worse than the active one.")
 @click.option("--seed", default=classifier.SEED, show_default=True, type=int)
@@ -28,10 +37,7 @@ def train_command(force: bool, seed: int) -> None:
         raise fail(error) from None
     db.session.commit()
     if outcome.activated:
-        rescored = 0
-        while batch := training.rescore_batch(db.session):
-            db.session.commit()  # a batch at a time: an interrupted re-score resumes
-            rescored += batch
+        rescored = rescore_queue()
         say(f"version {outcome.version.id} is active; re-scored {rescored} queued items")
     else:
         say(
@@ -140,9 +146,6 @@ def models_activate(version: int) -> None:
     except DomainError as error:
         raise fail(error) from None
     db.session.commit()
-    rescored = 0
-    while batch := training.rescore_batch(db.session):
-        db.session.commit()
-        rescored += batch
+    rescored = rescore_queue()
     say(f"version {version} is active; re-scored {rescored} queued items")
     emit({"version": version, "active": True, "rescored": rescored})

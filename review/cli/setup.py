@@ -5,6 +5,7 @@ import sqlalchemy as sa
 
 from models import Role, User
 from review.cli import cli, emit, say
+from review.cli.models import rescore_queue
 from review.errors import DomainError
 from review.extensions import db
 from review.services import accounts, demo, training
@@ -37,8 +38,7 @@ def _train_on_demo_decisions() -> None:
         say(f"no demo classifier: {error}")
         return
     db.session.commit()
-    while training.rescore_batch(db.session):
-        db.session.commit()
+    rescore_queue()
     say(f"demo classifier version {outcome.version.id} pre-sorts the queue "
         f"(macro-F1 {outcome.metrics['macro_f1']:.2f} on held-out demo decisions)")
 
