@@ -1,7 +1,9 @@
 """Configuration: the only reader of the environment."""
 
+import contextlib
 import os
 import secrets
+import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -40,12 +42,18 @@ def load_secret_key(instance: Path, production: bool, given: str | None) -> str:
     if path.exists():
         return path.read_text().strip()
     instance.mkdir(parents=True, exist_ok=True)
-    key = secrets.token_hex(32)
-    # Created with owner-only permissions before the key is written.
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as f:
-        f.write(key)
-    return key
+    # Written in full to a private temporary file, then linked into place: two processes
+    # starting together (gunicorn workers, parallel CLI runs) agree on one key and never
+    # read a half-written file.
+    fd, temporary = tempfile.mkstemp(dir=instance, prefix=".secret_key.")
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(secrets.token_hex(32))
+        with contextlib.suppress(FileExistsError):
+            os.link(temporary, path)
+    finally:
+        os.unlink(temporary)
+    return path.read_text().strip()
 
 
 LIMIT_PREFIX = "FLAGQ_LIMIT_"

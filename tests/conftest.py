@@ -76,7 +76,8 @@ def wipe(app: Flask) -> None:
             conn.execute(
                 sa.insert(TaxonomyVersion.__table__),
                 [
-                    {"summary": "default taxonomy",
+                    {
+                        "summary": "default taxonomy",
                         "mapping": {},
                         "created_at": utcnow(),
                     }

@@ -1,5 +1,7 @@
 """The factory and its configuration."""
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -14,6 +16,21 @@ def test_development_secret_is_generated_once_and_kept(tmp_path: Path) -> None:
     assert first == second
     assert len(first) >= 64
     assert (tmp_path / "secret_key").stat().st_mode & 0o077 == 0
+
+
+def test_processes_starting_together_agree_on_one_secret(tmp_path: Path) -> None:
+    instance = tmp_path / "instance"
+    start = threading.Barrier(12)
+
+    def load(_: int) -> str:
+        start.wait()
+        return load_secret_key(instance, production=False, given=None)
+
+    with ThreadPoolExecutor(12) as pool:
+        keys = set(pool.map(load, range(12)))
+    assert len(keys) == 1
+    assert len(keys.pop()) == 64
+    assert [p.name for p in instance.iterdir()] == ["secret_key"]
 
 
 @pytest.mark.parametrize("given", [None, "", "changeme", "dev", "short-but-not-listed"])

@@ -39,8 +39,10 @@ def _train_on_demo_decisions() -> None:
         return
     db.session.commit()
     rescore_queue()
-    say(f"demo classifier version {outcome.version.id} pre-sorts the queue "
-        f"(macro-F1 {outcome.metrics['macro_f1']:.2f} on held-out demo decisions)")
+    say(
+        f"demo classifier version {outcome.version.id} pre-sorts the queue "
+        f"(macro-F1 {outcome.metrics['macro_f1']:.2f} on held-out demo decisions)"
+    )
 
 
 @cli.command("demo")

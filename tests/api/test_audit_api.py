@@ -44,18 +44,28 @@ def test_audit_is_for_auditors_and_admins(client) -> None:
 def test_agreement_from_second_reviews(client) -> None:
     auditor = make_user("auditor", "sam")
     r1, r2 = make_user("reviewer", "a"), make_user("reviewer", "b")
-    flags = [parse_flag({"external_id": f"c{i}", "messages": [{"role": "user", "content": "x"}]})
-             for i in range(4)]
+    flags = [
+        parse_flag({"external_id": f"c{i}", "messages": [{"role": "user", "content": "x"}]})
+        for i in range(4)
+    ]
     ingest.add_flags(db.session, None, flags)
     items = {i.external_id: i.id for i in db.session.scalars(sa.select(Item))}
-    pairs = [("c0", "bias", "bias"), ("c1", "bias", "other"), ("c2", "other", "other"),
-             ("c3", "privacy", None)]
+    pairs = [
+        ("c0", "bias", "bias"),
+        ("c1", "bias", "other"),
+        ("c2", "other", "other"),
+        ("c3", "privacy", None),
+    ]
     for ext, first, second in pairs:
-        db.session.add(Decision(item_id=items[ext], reviewer_id=r1.id, label=first,
-                                kind=DecisionKind.FIRST))
+        db.session.add(
+            Decision(item_id=items[ext], reviewer_id=r1.id, label=first, kind=DecisionKind.FIRST)
+        )
         if second:
-            db.session.add(Decision(item_id=items[ext], reviewer_id=r2.id, label=second,
-                                    kind=DecisionKind.SECOND))
+            db.session.add(
+                Decision(
+                    item_id=items[ext], reviewer_id=r2.id, label=second, kind=DecisionKind.SECOND
+                )
+            )
     db.session.commit()
     stats = client.get("/api/v1/stats/agreement", headers=bearer(make_token(auditor))).get_json()
     assert stats["overall"]["n"] == 3

@@ -24,8 +24,16 @@ def test_users_create_prints_generated_password_once(app) -> None:
 
 
 def test_users_create_reads_password_from_stdin(app, client) -> None:
-    result = run_cli(app, "users", "create", "ann", "--role", "auditor", "--password-stdin",
-                     input="a long enough secret\n")
+    result = run_cli(
+        app,
+        "users",
+        "create",
+        "ann",
+        "--role",
+        "auditor",
+        "--password-stdin",
+        input="a long enough secret\n",
+    )
     assert result.exit_code == 0, result.output
     assert "password:" not in result.stdout
     from factories import login
@@ -48,8 +56,9 @@ def test_users_create_rejects_duplicate(app) -> None:
 
 
 def test_users_create_rejects_short_password(app) -> None:
-    result = run_cli(app, "users", "create", "rita", "--role", "reviewer", "--password-stdin",
-                     input="short\n")
+    result = run_cli(
+        app, "users", "create", "rita", "--role", "reviewer", "--password-stdin", input="short\n"
+    )
     assert result.exit_code == 1
     assert "password" in result.output
 
@@ -94,15 +103,27 @@ def test_setup_seeds_once(app) -> None:
 
 def test_console_script_end_to_end(tmp_path: Path) -> None:
     # The installed `flagq` script, as an operator runs it, on a fresh SQLite file.
-    env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}",
-           "FLAGQ_INSTANCE": str(tmp_path), "FLAGQ_ENV": "development"}
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}",
+        "FLAGQ_INSTANCE": str(tmp_path),
+        "FLAGQ_ENV": "development",
+    }
     env.pop("SECRET_KEY", None)
     flagq = str(Path(sys.executable).with_name("flagq"))
     upgrade = subprocess.run([flagq, "db", "upgrade"], env=env, capture_output=True, text=True)
     assert upgrade.returncode == 0, upgrade.stderr
-    made = subprocess.run([flagq, "users", "create", "ops", "--role", "admin"], env=env,
-                          capture_output=True, text=True)
+    made = subprocess.run(
+        [flagq, "users", "create", "ops", "--role", "admin"],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     assert made.returncode == 0 and made.stdout.startswith("password: ")
-    bad = subprocess.run([flagq, "users", "create", "ops2", "--role", "nope"], env=env,
-                         capture_output=True, text=True)
+    bad = subprocess.run(
+        [flagq, "users", "create", "ops2", "--role", "nope"],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     assert bad.returncode == 1 and "unknown role" in bad.stderr

@@ -20,14 +20,28 @@ def _listing(app) -> dict[str, dict]:
 def test_list_shows_the_default_taxonomy(app) -> None:
     rows = _listing(app)
     assert len(rows) == 13
-    assert rows["self_harm"] == {"slug": "self_harm", "name": "Self-harm", "active": True,
-                                 "sensitive": True, "severity": 5}
+    assert rows["self_harm"] == {
+        "slug": "self_harm",
+        "name": "Self-harm",
+        "active": True,
+        "sensitive": True,
+        "severity": 5,
+    }
     assert rows["factual_error"]["sensitive"] is False
 
 
 def test_add_rename_retire_merge_each_make_a_version(app) -> None:
-    added = run_cli(app, "taxonomy", "add", "medical", "--name", "Medical advice", "--sensitive",
-                    "--severity", "4")
+    added = run_cli(
+        app,
+        "taxonomy",
+        "add",
+        "medical",
+        "--name",
+        "Medical advice",
+        "--sensitive",
+        "--severity",
+        "4",
+    )
     assert added.exit_code == 0, added.output
     assert _listing(app)["medical"]["sensitive"] is True
     assert run_cli(app, "taxonomy", "rename", "medical", "Medical claims").exit_code == 0

@@ -9,14 +9,30 @@ import pytest
 from review.services.demo_data import generate_flags
 
 DEFAULT_CATEGORIES = (
-    "factual_error", "harmful_advice", "hate_harassment", "sexual_content", "self_harm",
-    "violence", "privacy", "unhelpful_refusal", "instruction_following", "bias",
-    "low_quality", "other",
+    "factual_error",
+    "harmful_advice",
+    "hate_harassment",
+    "sexual_content",
+    "self_harm",
+    "violence",
+    "privacy",
+    "unhelpful_refusal",
+    "instruction_following",
+    "bias",
+    "low_quality",
+    "other",
 )
 ROLES = {"system", "user", "assistant", "tool"}
 HOSTILE = (
-    "<script>alert(1)</script>", "<img src=x onerror=alert(1)>", "](javascript:alert(1))",
-    "\"><svg onload=alert(1)>", "\u202e", "\u200b", "{{ 7*7 }}", "=HYPERLINK(", "+cmd",
+    "<script>alert(1)</script>",
+    "<img src=x onerror=alert(1)>",
+    "](javascript:alert(1))",
+    '"><svg onload=alert(1)>',
+    "\u202e",
+    "\u200b",
+    "{{ 7*7 }}",
+    "=HYPERLINK(",
+    "+cmd",
     "@SUM(1)",
 )
 
@@ -84,9 +100,7 @@ def test_every_item_has_the_flag_shape(flags: list[dict]) -> None:
 
 
 def test_conversations_have_one_to_five_exchanges(flags: list[dict]) -> None:
-    turns = Counter(
-        sum(m["role"] == "user" for m in item["messages"]) for item in flags
-    )
+    turns = Counter(sum(m["role"] == "user" for m in item["messages"]) for item in flags)
     assert min(turns) >= 1 and max(turns) <= 5
     assert len(turns) >= 4
     assert any(item["messages"][0]["role"] == "system" for item in flags)

@@ -95,13 +95,25 @@ def test_password_change(client) -> None:
     make_user(Role.REVIEWER, "rita")
     login(client, "rita")
     token = csrf_token(client.get("/account").get_data(as_text=True))
-    bad = client.post("/account", data={"csrf_token": token, "current_password": "nope",
-                                        "new_password": "new password 123",
-                                        "confirm": "new password 123"})
+    bad = client.post(
+        "/account",
+        data={
+            "csrf_token": token,
+            "current_password": "nope",
+            "new_password": "new password 123",
+            "confirm": "new password 123",
+        },
+    )
     assert "does not match" in bad.get_data(as_text=True)
-    ok = client.post("/account", data={"csrf_token": token, "current_password": PASSWORD,
-                                       "new_password": "new password 123",
-                                       "confirm": "new password 123"})
+    ok = client.post(
+        "/account",
+        data={
+            "csrf_token": token,
+            "current_password": PASSWORD,
+            "new_password": "new password 123",
+            "confirm": "new password 123",
+        },
+    )
     assert ok.status_code == 302
     client.post("/logout", data={"csrf_token": token})
     assert login(client, "rita").status_code == 401
