@@ -30,8 +30,12 @@ AGE_ORIGIN = datetime(2030, 1, 1, tzinfo=UTC)
 DEFAULT_SEVERITY = 2
 NO_MODEL_UNCERTAINTY = 0.5
 
+MODELS_KEPT = 4  # the active version and a few recent ones (a rollback is instant)
+
 _cache_lock = threading.Lock()
-_model_cache: dict[int, training.Model] = {}
+# Keyed by the database, the version id and its creation time: ids can be reused (SQLite
+# after a delete, a restored or re-created database), and one process may serve several.
+_model_cache: dict[tuple[str, int, datetime], training.Model] = {}
 
 
 @dataclass(frozen=True)
@@ -64,18 +68,26 @@ def active_model(session: Session) -> ActiveModel | None:
     Every request asks the database which version is active, so every worker
     follows an activation or rollback without a restart.
     """
-    version_id = session.scalar(sa.select(ClassifierVersion.id).where(ClassifierVersion.active))
-    if version_id is None:
+    row = session.execute(
+        sa.select(ClassifierVersion.id, ClassifierVersion.created_at).where(
+            ClassifierVersion.active
+        )
+    ).first()
+    if row is None:
         return None
+    version_id, created_at = row
+    key = (str(session.get_bind().url), version_id, created_at)
     with _cache_lock:
-        model = _model_cache.get(version_id)
+        model = _model_cache.get(key)
     if model is None:
         artifact = session.scalar(
             sa.select(ClassifierVersion.artifact).where(ClassifierVersion.id == version_id)
         )
         model = persistence.loads(artifact)
         with _cache_lock:
-            _model_cache[version_id] = model
+            _model_cache[key] = model
+            while len(_model_cache) > MODELS_KEPT:
+                del _model_cache[next(iter(_model_cache))]  # the least recently loaded
     return ActiveModel(version_id, model)
 
 

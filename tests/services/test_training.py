@@ -16,6 +16,7 @@ from review.extensions import db
 from review.services import demo, presort, training
 from review.services.flagformat import parse_flag
 
+from conftest import wipe
 from factories import make_user
 
 
@@ -90,6 +91,49 @@ def test_train_stores_an_active_version_with_metrics(app) -> None:
 def test_too_few_decisions_is_a_clear_error(app) -> None:
     with pytest.raises(Invalid, match="cannot train yet"):
         training.train_version(db.session, None)
+
+
+def test_worse_model_is_stored_but_not_activated_unless_forced(app) -> None:
+    _decided_demo()
+    # An active model that saw every decided item (held-out ones included) in training
+    # beats any honest newcomer on those held-out items.
+    from classifiers import persistence
+    from classifiers import training as classifier
+
+    data = training.training_set(db.session)
+    seen_all = classifier.fit(data.examples, data.labels)
+    db.session.add(ClassifierVersion(artifact=persistence.dumps(seen_all), labels=[]))
+    db.session.flush()
+    first = db.session.scalar(sa.select(ClassifierVersion.id))
+    training.activate(db.session, None, first)
+    db.session.commit()
+    worse = training.train_version(db.session, None)
+    db.session.commit()
+    assert not worse.activated
+    assert worse.active_macro_f1 is not None and worse.metrics["macro_f1"] < worse.active_macro_f1
+    assert presort.active_model(db.session).version_id == first
+    forced = training.train_version(db.session, None, force=True)
+    db.session.commit()
+    assert forced.activated
+    assert presort.active_model(db.session).version_id == forced.version.id
+    # The same data and seed again is "at least as good": it is activated.
+    again = training.train_version(db.session, None)
+    assert again.activated
+
+
+def test_a_reused_version_id_loads_the_new_model(app) -> None:
+    _decided_demo()
+    training.train_version(db.session, None)
+    db.session.commit()
+    before = presort.active_model(db.session)
+    db.session.rollback()
+    wipe(app)  # a re-created database: the next version gets the same id
+    _decided_demo()
+    training.train_version(db.session, None)
+    db.session.commit()
+    after = presort.active_model(db.session)
+    assert after.version_id == before.version_id
+    assert after.model is not before.model
 
 
 def test_rollback_and_rescore(app) -> None:

@@ -469,6 +469,35 @@ def test_opt_out_form_on_my_work(client) -> None:
     assert db.session.get(User, user.id).excluded_categories == ["violence", "sexual_content"]
 
 
+def test_my_work_shows_time_and_decisions(client) -> None:
+    first = add_item("one", priority=3.0)
+    second = add_item("two", "self_harm", priority=2.0)
+    third = add_item("three", priority=1.0)
+    user = reviewer(client)
+    start(client)
+    post_item(client, first, "decide", label="bias")
+    post_item(client, second, "decide", label="self_harm")
+    post_item(client, third, "decide", label="bias")
+    now = utcnow()
+    # Noon three days ago: the half hour never straddles a UTC midnight, whenever this runs.
+    noon = (now - timedelta(days=3)).replace(hour=12, minute=0, second=0, microsecond=0)
+    db.session.add(
+        WorkInterval(user_id=user.id, started_at=noon, last_beat_at=noon + timedelta(minutes=30))
+    )
+    db.session.commit()
+    html = client.get("/me").get_data(as_text=True)
+    assert number(html, "decisions-total") == 3
+    assert number(html, "sensitive-total") == 1
+    assert re.search(r"<td>Bias</td><td>2</td>", html)
+    assert re.search(r"<td>Self-harm</td><td>1</td>", html)
+    assert re.search(r'id="time-worked">(\d+) min<', html)
+    assert int(re.search(r'id="time-worked">(\d+) min<', html).group(1)) >= 30
+    day = noon.date().isoformat()
+    assert re.search(rf"<td>{day}</td><td>30 min</td><td>0</td>", html)
+    assert re.search(rf"<td>{now.date().isoformat()}</td><td>\d+ min</td><td>3</td>", html)
+    assert html.count("<tr") == 1 + 14 + 1 + 2  # two table heads, 14 days, two categories
+
+
 def test_heartbeat_renews_the_lease_with_the_csrf_header(client) -> None:
     item_id = add_item("beat")
     reviewer(client)
