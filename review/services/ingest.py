@@ -2,7 +2,7 @@
 
 A batch is a handful of statements whatever its size: look up the known ids and
 conversations, insert the new items (priority already computed), insert the flags,
-then touch only the items that gained a flag or need a prediction. Inserts are
+then touch only the items that gained a flag (new items arrive predicted). Inserts are
 INSERT ... ON CONFLICT DO NOTHING in a fixed key order, so two imports of
 overlapping data can run at once without failing or deadlocking on each other.
 """
@@ -17,8 +17,10 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.orm import Session, defer
-from sqlalchemy.orm.attributes import set_committed_value
 
+import models
+from classifiers import features, training
+from classifiers.training import Prediction
 from models import (
     Category,
     Decision,
@@ -37,6 +39,7 @@ from review.services.flagformat import SLUG, FlagIn
 ITEMS = Item.__table__
 FLAGS = Flag.__table__
 DECISIONS = Decision.__table__
+PREDICTIONS = models.Prediction.__table__
 
 
 def _json_default(value: Any) -> Any:
@@ -209,7 +212,10 @@ def add_flags(
     # 2. New items, inserted with their flag count and priority already known.
     # A flag sent twice in one batch counts once (its fingerprint names its external_id).
     distinct = Counter(f.external_id for f in dict(zip(fingerprints, flags, strict=True)).values())
-    new_ids, inside_batch = _insert_items(session, candidates, canonical, distinct, labeled, now)
+    active = presort.active_model(session) if candidates else None
+    new_ids, inside_batch = _insert_items(
+        session, candidates, canonical, distinct, labeled, now, active
+    )
     result.new_items = len(new_ids)
     raced = [f.external_id for f in candidates if f.external_id not in new_ids]
     if raced:
@@ -282,24 +288,8 @@ def add_flags(
     for item_id, added in gained.items():
         if item_id in touched:
             touched[item_id].flag_count += added
-    fresh: list[Item] = []
-    active = presort.active_model(session) if new_ids else None
-    if active is not None:
-        queued = {
-            item_id: external_id
-            for external_id, item_id in new_ids.items()
-            if duplicate_of.get(item_id) is None
-        }
-        loaded = _load_items(session, queued.keys() - touched.keys())
-        loaded.update({i: touched[i] for i in queued.keys() & touched.keys()})
-        fresh = [loaded[i] for i in sorted(queued)]
-        for item in fresh:
-            # The conversation is in memory already: no need to read it back.
-            set_committed_value(item, "messages", first_by_id[queued[item.id]].messages)
-        presort.predict_items(session, fresh, active)
-    again = {**touched, **{i.id: i for i in fresh}}
-    if again:
-        presort.refresh_priorities(session, [again[i] for i in sorted(again)])
+    if touched:
+        presort.refresh_priorities(session, [touched[i] for i in sorted(touched)])
 
     # 5. Labelled lines become past decisions (bootstrapping from old reviews).
     if labeled:
@@ -331,30 +321,41 @@ def _insert_items(
     flag_counts: Counter[str],
     labeled: bool,
     now: datetime,
+    active: presort.ActiveModel | None,
 ) -> tuple[dict[str, int], dict[str, str]]:
     """Insert the candidate items; return {external_id: id} of those stored, and in-batch links.
 
     The second mapping names, for a new item whose content matches an earlier new item of the
-    same batch, that earlier item's external_id.
+    same batch, that earlier item's external_id. With an active model, each item that is not a
+    duplicate is predicted first (one batched call) and inserted with its prediction, queue
+    category and priority already set, and its Prediction row follows: nothing is read back.
     """
     if not candidates:
         return {}, {}
     first_with_hash: dict[str, str] = {}
     inside_batch: dict[str, str] = {}
-    # The cold-start priority of presort.refresh_priorities (no prediction yet), computed
-    # from plain values: building ORM objects only to read a formula costs more than the insert.
+    for f in candidates:
+        if f.content_hash not in canonical:
+            first = first_with_hash.setdefault(f.content_hash, f.external_id)
+            if first != f.external_id:
+                inside_batch[f.external_id] = first
+    predicted = _predict(active, candidates, canonical, inside_batch)
+    # The priority of presort.refresh_priorities, computed from plain values: building ORM
+    # objects only to read a formula costs more than the insert.
     weights = presort.weights(session)
     severity = dict(session.execute(sa.select(Category.slug, Category.severity)).all())
     rows = []
     for f in candidates:
         original = canonical.get(f.content_hash)
-        if original is None:
-            first = first_with_hash.setdefault(f.content_hash, f.external_id)
-            if first != f.external_id:
-                inside_batch[f.external_id] = first
         duplicate = original is not None or f.external_id in inside_batch
         decided = labeled and f.label is not None and not duplicate
         flagged_at = f.flagged_at or now
+        prediction = predicted.get(f.external_id)
+        queue_category = f.category
+        uncertainty = presort.NO_MODEL_UNCERTAINTY
+        if prediction is not None:
+            queue_category = prediction.label or f.category
+            uncertainty = 1.0 - prediction.confidence if prediction.label is not None else 1.0
         rows.append(
             {
                 "external_id": f.external_id,
@@ -369,23 +370,70 @@ def _insert_items(
                 else ItemStatus.OPEN,
                 "priority": presort.compute_priority(
                     weights,
-                    severity.get(f.category or "", presort.DEFAULT_SEVERITY),
-                    presort.NO_MODEL_UNCERTAINTY,
+                    severity.get(queue_category or "", presort.DEFAULT_SEVERITY),
+                    uncertainty,
                     flag_counts[f.external_id],
                     flagged_at,
                 ),
-                "queue_category": f.category,
+                "queue_category": queue_category,
                 "flag_count": flag_counts[f.external_id],
                 "first_flagged_at": flagged_at,
                 "created_at": now,
                 "final_label": f.label if decided else None,
                 "decided_at": now if decided else None,
+                "predicted_label": prediction.label if prediction else None,
+                "predicted_confidence": prediction.confidence if prediction else None,
+                "prediction_version_id": active.version_id if prediction and active else None,
             }
         )
     rows.sort(key=lambda row: row["external_id"])
     stored = _insert_rows(session, ITEMS, rows, "external_id", ["external_id", "id"])
     new_ids: dict[str, int] = {external_id: item_id for external_id, item_id in stored}
+    if active is not None:
+        _insert_rows(
+            session,
+            PREDICTIONS,
+            [
+                {
+                    "item_id": new_ids[external_id],
+                    "version_id": active.version_id,
+                    "label": prediction.label,
+                    "confidence": prediction.confidence,
+                    "scores": prediction.scores,
+                    "created_at": now,
+                }
+                for external_id, prediction in sorted(predicted.items())
+                if external_id in new_ids
+            ],
+        )
     return new_ids, {k: v for k, v in inside_batch.items() if k in new_ids and v in new_ids}
+
+
+def _predict(
+    active: presort.ActiveModel | None,
+    candidates: Sequence[FlagIn],
+    canonical: dict[str, int],
+    inside_batch: dict[str, str],
+) -> dict[str, Prediction]:
+    """Return the active model's prediction for each candidate that will be queued (or decided)."""
+    if active is None:
+        return {}
+    originals = [
+        f
+        for f in candidates
+        if f.content_hash not in canonical and f.external_id not in inside_batch
+    ]
+    examples = [
+        features.Example(
+            messages=f.messages,
+            reason=f.reason,
+            category=f.category,
+            message_index=f.message_index,
+        )
+        for f in originals
+    ]
+    predictions = training.predict(active.model, examples)
+    return {f.external_id: p for f, p in zip(originals, predictions, strict=True)}
 
 
 def _record_labels(

@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from models import AuditEvent, Category, Decision, Flag, Item, ItemStatus, Prediction
 from review.errors import Invalid
 from review.extensions import db
-from review.services import demo, ingest, training
+from review.services import demo, ingest, presort, training
 from review.services.flagformat import FlagIn, parse_flag
 
 
@@ -198,3 +198,11 @@ def test_active_classifier_predicts_new_items_in_the_same_batch(session) -> None
         )
     )
     assert predicted == {stored["p1"].id, stored["p2"].id}
+    # Inserted already sorted: the queue category and priority are those a re-score would set.
+    for name in ("p1", "p2"):
+        item = stored[name]
+        if item.predicted_label is not None:
+            assert item.queue_category == item.predicted_label
+        inserted_priority = item.priority
+        presort.refresh_priorities(session, [item])
+        assert item.priority == pytest.approx(inserted_priority)
