@@ -25,7 +25,7 @@ ONE_CORE = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREAD
 
 
 def cycled_lines(dev_dir: Path, count: int, prefix: str) -> list[str]:
-    """Return count dev lines with fresh external ids, cycling through the files."""
+    """Return count dev lines with fresh external ids and contents, cycling through the files."""
     source = [
         line
         for path in sorted(dev_dir.glob("*.jsonl"))
@@ -36,6 +36,9 @@ def cycled_lines(dev_dir: Path, count: int, prefix: str) -> list[str]:
     for n, line in zip(range(count), itertools.cycle(source), strict=False):
         row = json.loads(line)
         row["external_id"] = f"{prefix}-{n}"
+        # A distinct conversation per line: otherwise import links the repeats as duplicates
+        # of the first copy and `flagq train` would see only the distinct dev conversations.
+        row["messages"][-1]["content"] += f" [{prefix}-{n}]"
         out.append(json.dumps(row))
     return out
 
@@ -78,6 +81,7 @@ def main() -> None:
     parser.add_argument("--dev-dir", type=Path, default=Path("/work/shared/data/dev"))
     args = parser.parse_args()
     os.environ.update(ONE_CORE)
+    os.sched_setaffinity(0, {0})  # the in-memory fit gets the same one core as the CLI
     with tempfile.TemporaryDirectory() as tmp:
         url = args.database_url or f"sqlite:///{tmp}/bench.db"
         env = {**os.environ, "DATABASE_URL": url, "FLAGQ_INSTANCE": tmp, **ONE_CORE}
@@ -99,6 +103,9 @@ def main() -> None:
 
         train_s, out = run(["train"], env)
         report = json.loads(out)
+        trained_on = report["n_train"] + report["n_test"]
+        if trained_on != args.decisions:
+            sys.exit(f"flagq train saw {trained_on} decisions, not {args.decisions}")
         memory_s = in_memory_fit(lines)
 
         to_classify = "\n".join(cycled_lines(args.dev_dir, args.classify, "cls")) + "\n"
