@@ -86,3 +86,9 @@ def run_cli(app: Any, *args: str, input: str | None = None) -> Any:
     return runner.invoke(
         cli, list(args), input=input, obj=ScriptInfo(create_app=lambda: app), catch_exceptions=False
     )
+
+
+# What SPEC says `flagq train` reports (and a classifier version keeps as its metrics).
+TRAIN_REPORT_KEYS = frozenset(
+    {"n_train", "n_test", "macro_f1", "accuracy", "per_class", "confusion_matrix", "ece"}
+)
