@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import copy
 import zipfile
+from types import ModuleType
 
-import skops.io as sio
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.pipeline import Pipeline
 
@@ -63,6 +63,14 @@ def _unpack(pipeline: Pipeline, packed: dict[str, str]) -> None:
         vectorizer.vocabulary_ = {term: i for i, term in enumerate(terms)}
 
 
+def _skops() -> ModuleType:
+    # Imported on first use: skops.io scans the installed modules for its default trusted
+    # types when imported (1.5 s), which every flagq command would pay, model or not.
+    import skops.io
+
+    return skops.io
+
+
 def dumps(model: Model) -> bytes:
     """Return the model as skops bytes (deflated), ready for a database row."""
     pipeline, vocabularies = _pack(model.pipeline)
@@ -74,11 +82,13 @@ def dumps(model: Model) -> bytes:
         "supported": list(model.supported),
         "threshold": float(model.threshold),
     }
+    sio = _skops()
     return sio.dumps(payload, compression=zipfile.ZIP_DEFLATED)
 
 
 def loads(data: bytes) -> Model:
     """Return the Model in skops bytes; raises UntrustedArtifact for anything else."""
+    sio = _skops()
     try:
         untrusted = sio.get_untrusted_types(data=data)
     except Exception as error:
