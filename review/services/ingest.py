@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session, defer
 
 import models
@@ -79,24 +79,17 @@ def _insert_rows(
 ) -> list[Any]:
     """Insert rows in one statement per engine's fastest way; skip conflicts on a unique column.
 
+    Returns the `returning` columns of the rows stored (not of those skipped).
     PostgreSQL gets INSERT ... SELECT FROM json_to_recordset(one JSON document): psycopg
     re-parses a multi-row VALUES statement with thousands of placeholders on every call, and
     escapes array literals in Python, each of which cost more than the insert itself.
-    SQLite gets multi-row VALUES.
+    SQLite gets one executemany (see _insert_rows_sqlite).
     """
     if not rows:
         return []
     dialect = session.get_bind().dialect
     if dialect.name != "postgresql":
-        statement: Any = sqlite.insert(table)
-        if conflict:
-            statement = statement.on_conflict_do_nothing(index_elements=[conflict])
-        if returning:
-            return list(
-                session.execute(statement.returning(*(table.c[c] for c in returning)), rows)
-            )
-        session.execute(statement, rows)
-        return []
+        return _insert_rows_sqlite(session, table, rows, conflict, returning)
     columns = ", ".join(rows[0])
     shape = ", ".join(f"{name} {table.c[name].type.compile(dialect=dialect)}" for name in rows[0])
     # Names come from the model, never from input; the values travel as one bound document.
@@ -111,6 +104,72 @@ def _insert_rows(
         return list(session.execute(sa.text(sql), {"rows": _JSON.encode(rows)}))
     session.execute(sa.text(sql), {"rows": _JSON.encode(rows)})
     return []
+
+
+# Keys per look-up statement on SQLite, well under its limit of bound parameters.
+SQLITE_KEYS_PER_QUERY = 5000
+
+
+def _insert_rows_sqlite(
+    session: Session,
+    table: sa.Table,
+    rows: list[dict[str, Any]],
+    conflict: str | None,
+    returning: Sequence[str],
+) -> list[Any]:
+    """Insert rows with one DBAPI executemany, each value put through its column's type once.
+
+    SQLAlchemy's own executemany re-processes every row's parameters in Python, which cost
+    more than the insert. SQLite cannot RETURN from an executemany, so with `returning` the
+    conflict keys already stored are read first and the new rows' columns after; that is
+    exact because every transaction of the app on SQLite holds the write lock from its BEGIN
+    (BEGIN IMMEDIATE, see review.create_app): no other writer can add a key in between.
+    """
+    dialect = session.get_bind().dialect
+    names = list(rows[0])
+    processors = [
+        table.c[name].type.dialect_impl(dialect).bind_processor(dialect) for name in names
+    ]
+    values = [
+        tuple(
+            value if process is None else process(value)
+            for value, process in zip((row[name] for name in names), processors, strict=True)
+        )
+        for row in rows
+    ]
+    # Names come from the model, never from input.
+    sql = (
+        f"INSERT INTO {table.name} ({', '.join(names)}) "  # noqa: S608
+        f"VALUES ({', '.join('?' * len(names))})"
+    )
+    if conflict:
+        sql += f" ON CONFLICT ({conflict}) DO NOTHING"
+    connection = session.connection()
+    key = table.c[conflict] if conflict else None
+    keys = [row[conflict] for row in rows] if conflict else []
+    before: set[Any] = set()
+    if returning and key is not None:
+        before = set(_select_keys(connection, [key], key, keys))
+    connection.exec_driver_sql(sql, values)
+    if not returning:
+        return []
+    if key is None:
+        raise ValueError("returning needs a conflict column on SQLite")
+    new_keys = [k for k in keys if k not in before]
+    if list(returning) == [conflict]:
+        return [(k,) for k in new_keys]
+    return _select_keys(connection, [table.c[name] for name in returning], key, new_keys)
+
+
+def _select_keys(
+    connection: sa.Connection, columns: list[Any], key: Any, keys: Sequence[Any]
+) -> list[Any]:
+    """Return `columns` of the rows whose `key` is in keys, in chunks of bound parameters."""
+    found: list[Any] = []
+    for start in range(0, len(keys), SQLITE_KEYS_PER_QUERY):
+        chunk = keys[start : start + SQLITE_KEYS_PER_QUERY]
+        found += connection.execute(sa.select(*columns).where(key.in_(chunk))).all()
+    return [row[0] if len(columns) == 1 else tuple(row) for row in found]
 
 
 def _among(session: Session, column: Any, values: Collection[Any]) -> sa.ColumnElement[bool]:
