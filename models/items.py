@@ -58,6 +58,9 @@ class Item(Base):
     )
     final_label: Mapped[str | None] = mapped_column(sa.String(64), index=True)
     decided_at: Mapped[datetime | None] = mapped_column(index=True)
+    # Decided once and drawn for a blind second review: open again, for anyone but the
+    # reviewers who decided it already (see review.services.queue.decide).
+    second_review: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
 
     flags: WriteOnlyMapped["Flag"] = relationship(
         back_populates="item", order_by="Flag.flagged_at", passive_deletes=True

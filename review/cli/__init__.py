@@ -50,4 +50,4 @@ def read_stdin_line() -> str:
     return sys.stdin.readline().rstrip("\r\n")
 
 
-from review.cli import accounts, exports, ingest, models, setup, taxonomy  # noqa: E402,F401  (register commands)
+from review.cli import accounts, exports, ingest, models, sampling, setup, taxonomy  # noqa: E402,F401  (register commands)

@@ -31,7 +31,7 @@ from models import (
     utcnow,
 )
 from review.errors import Conflict, Forbidden, Invalid, NotFound
-from review.services import audit, settings
+from review.services import audit, sampling, settings
 
 UNDO_WINDOW = timedelta(minutes=5)
 # A heartbeat this soon after the last one continues the same stretch of work.
@@ -226,6 +226,11 @@ def next_item_query(
     query = sa.select(Item.id).where(
         Item.status == ItemStatus.OPEN,
         ~sa.exists().where(Skip.user_id == user.id, Skip.item_id == Item.id),
+        # A second review is blind and by someone else: never by a reviewer who decided it.
+        sa.or_(
+            Item.second_review.is_(False),
+            ~sa.exists().where(Decision.item_id == Item.id, Decision.reviewer_id == user.id),
+        ),
     )
     if category is not None:
         query = query.where(Item.queue_category == category)
@@ -381,6 +386,8 @@ def decide(
     item = _take(
         session, user, item_id, now, status=ItemStatus.DECIDED, final_label=label, decided_at=now
     )
+    if item.second_review and kind == DecisionKind.FIRST:
+        kind = DecisionKind.SECOND
     filed = categories.get(item.queue_category or "")
     decision = Decision(
         item_id=item.id,
@@ -407,9 +414,53 @@ def decide(
         item.id,
         {"decision": decision.id, "label": label, "kind": kind.value},
     )
+    if kind == DecisionKind.SECOND:
+        _close_second_review(session, user, item, label, now)
+    elif kind == DecisionKind.FIRST:
+        _draw_second_review(session, user, item, decision)
     _beat(session, user, now)
     session.flush()
     return decision
+
+
+def _draw_second_review(session: Session, user: User, item: Item, decision: Decision) -> None:
+    # At the sampling rate for its label, the item goes back to the queue for someone else.
+    rate = sampling.rate_for(sampling.rates(session), decision.label, item.queue_category)
+    if not sampling.drawn(item.id, decision.id, rate):
+        return
+    item.status = ItemStatus.OPEN
+    item.second_review = True
+    audit.record(
+        session, user, "review.sampled", "item", item.id, {"decision": decision.id, "rate": rate}
+    )
+
+
+def _close_second_review(
+    session: Session, user: User, item: Item, label: str, now: datetime
+) -> None:
+    # The second label stands (it beats a first decision); a disagreement goes to the safety
+    # team's escalation list, which keeps the item out of exports until it is resolved.
+    item.second_review = False
+    first = session.scalar(
+        sa.select(Decision.label)
+        .where(Decision.item_id == item.id, Decision.kind == DecisionKind.FIRST)
+        .order_by(Decision.decided_at.desc(), Decision.id.desc())
+        .limit(1)
+    )
+    if first is None or first == label:
+        return
+    note = f"second review disagrees: first {first}, second {label}"
+    escalation = Escalation(item_id=item.id, user_id=user.id, note=note, created_at=now)
+    session.add(escalation)
+    session.flush()
+    audit.record(
+        session,
+        user,
+        "review.disagreement",
+        "item",
+        item.id,
+        {"escalation": escalation.id, "first": first, "second": label},
+    )
 
 
 def skip(session: Session, user: User, item_id: int, now: datetime | None = None) -> None:
@@ -473,12 +524,20 @@ def undo_last(session: Session, user: User, now: datetime | None = None) -> Item
     if held is not None and held.id != last.item_id:
         _release(session, user, held)
     lease = lease_length(session)
+    undoable = Item.status == ItemStatus.DECIDED
+    if last.kind == DecisionKind.FIRST:
+        # Drawn for second review but not yet claimed by anyone: still the first reviewer's.
+        undoable = sa.or_(
+            undoable, sa.and_(Item.status == ItemStatus.OPEN, Item.second_review.is_(True))
+        )
     item = session.scalar(
         sa.update(Item)
         .where(
             Item.id == last.item_id,
-            Item.status == ItemStatus.DECIDED,
+            undoable,
             Item.final_label == last.label,
+            # Nobody decided it after user (a second review that happened to agree).
+            ~sa.exists().where(Decision.item_id == Item.id, Decision.id > last.id),
         )
         .values(
             status=ItemStatus.CLAIMED,
@@ -487,6 +546,8 @@ def undo_last(session: Session, user: User, now: datetime | None = None) -> Item
             lease_expires_at=now + lease,
             final_label=None,
             decided_at=None,
+            # Undoing a second review makes the item a pending second review again.
+            second_review=last.kind == DecisionKind.SECOND,
         )
         .returning(Item)
         .execution_options(synchronize_session=False, populate_existing=True)
@@ -511,6 +572,16 @@ def undo_last(session: Session, user: User, now: datetime | None = None) -> Item
             "decided_at": last.decided_at.isoformat(),
         },
     )
+    if last.kind == DecisionKind.SECOND:
+        # The disagreement it raised, if any, goes with it.
+        session.execute(
+            sa.delete(Escalation).where(
+                Escalation.item_id == item.id,
+                Escalation.user_id == user.id,
+                Escalation.resolved_at.is_(None),
+                Escalation.created_at >= last.decided_at,
+            )
+        )
     session.delete(last)
     session.flush()
     return item

@@ -560,3 +560,27 @@ def test_every_form_on_the_item_page_carries_a_csrf_token(client) -> None:
     assert len(forms) >= 4
     for form in forms:
         assert 'name="csrf_token"' in form
+
+
+def test_second_review_goes_to_another_reviewer_and_says_so(client, app) -> None:
+    from review.services import sampling
+
+    item_id = add_item("twice")
+    sampling.set_rate(db.session, None, "all", 1)
+    db.session.commit()
+    reviewer(client, "rita")
+    start(client)
+    assert "Second review" not in open_item(client, item_id)
+    post_item(client, item_id, "decide", label="bias")
+    assert db.session.get(Item, item_id).second_review
+    # Rita never sees it again: her queue is empty.
+    assert start(client).headers["Location"] == "/"
+    client.post("/logout", data={"csrf_token": token(client)})
+    reviewer(client, "otto")
+    assert start(client).headers["Location"] == f"/queue/items/{item_id}"
+    html = open_item(client, item_id)
+    assert 'id="second-review"' in html
+    assert "rita" not in html  # blind: nothing names the first reviewer or their decision
+    post_item(client, item_id, "decide", label="bias")
+    kinds = [d.kind for d in decisions()]
+    assert [k.value for k in kinds] == ["first", "second"]
