@@ -99,6 +99,7 @@ def _tune_sqlite(engine: sa.Engine) -> None:
 def _register_blueprints(app: Flask) -> None:
     from review.api import bp as api_bp
     from review.ui import register_nav
+    from review.ui.audit import bp as audit_bp
     from review.ui.auth import bp as auth_bp
     from review.ui.exports import bp as exports_bp
     from review.ui.queue import bp as queue_bp
@@ -106,6 +107,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(auth_bp)
     app.register_blueprint(queue_bp)
     app.register_blueprint(exports_bp)
+    app.register_blueprint(audit_bp)
     app.register_blueprint(api_bp, url_prefix="/api/v1")
     csrf.exempt(api_bp)
     register_nav(app)

@@ -6,12 +6,12 @@ from flask import jsonify, request
 from flask.typing import ResponseReturnValue
 
 from models import Role
-from review.access import api_roles
-from review.api import bp
+from review.access import api_roles, bearer_user
+from review.api import bp, json_body
 from review.api.openapi import PATHS, error_response
 from review.errors import Invalid
 from review.extensions import db
-from review.services import agreement, audit
+from review.services import agreement, audit, queue
 
 
 def _since(value: str | None) -> datetime | None:
@@ -46,6 +46,50 @@ def audit_events() -> ResponseReturnValue:
 @api_roles(Role.AUDITOR, Role.ADMIN)
 def agreement_stats() -> ResponseReturnValue:
     return jsonify(agreement.agreement(db.session))
+
+
+@bp.get("/escalations")
+@api_roles(Role.AUDITOR, Role.ADMIN)
+def escalations() -> ResponseReturnValue:
+    return jsonify(
+        escalations=[
+            {
+                "id": escalation.id,
+                "item_id": item.id,
+                "external_id": item.external_id,
+                "note": escalation.note,
+                "created_at": escalation.created_at.isoformat(),
+                "item_status": item.status.value,
+                "final_label": item.final_label,
+            }
+            for escalation, item in queue.open_escalations(db.session)
+        ]
+    )
+
+
+@bp.post("/escalations/<int:escalation_id>/resolve")
+@api_roles(Role.AUDITOR, Role.ADMIN)
+def resolve_escalation(escalation_id: int) -> ResponseReturnValue:
+    body = json_body()
+    if not isinstance(body, dict):
+        raise Invalid.field("body", "must be a JSON object")
+    label, note = body.get("label"), body.get("note", "")
+    if not isinstance(label, str) or not label:
+        raise Invalid.field("label", "must be a non-empty string")
+    if not isinstance(note, str):
+        raise Invalid.field("note", "must be a string")
+    actor = bearer_user()
+    decision = queue.resolve_escalation(db.session, actor, escalation_id, label, note)
+    result = {
+        "item_id": decision.item_id,
+        "label": decision.label,
+        "kind": decision.kind.value,
+        "reviewer": actor.username,
+        "note": decision.note,
+        "decided_at": decision.decided_at.isoformat(),
+    }
+    db.session.commit()
+    return jsonify(result)
 
 
 def _query(name: str, kind: str, description: str) -> dict:
@@ -84,6 +128,46 @@ PATHS["/stats/agreement"] = {
             "200": {"description": '{"overall": {...}, "by_category": {...}}'},
             "401": error_response("no or bad token"),
             "403": error_response("not an auditor or admin"),
+        },
+    }
+}
+PATHS["/escalations"] = {
+    "get": {
+        "summary": "Open escalations (reviewers' and second-review disagreements), oldest first",
+        "security": [{"bearer": []}],
+        "responses": {
+            "200": {"description": '{"escalations": [{"id", "item_id", "note", ...}]}'},
+            "401": error_response("no or bad token"),
+            "403": error_response("not an auditor or admin"),
+        },
+    }
+}
+PATHS["/escalations/{id}/resolve"] = {
+    "post": {
+        "summary": "Settle an escalated item with a label: an adjudication decision",
+        "security": [{"bearer": []}],
+        "parameters": [
+            {"name": "id", "in": "path", "required": True, "schema": {"type": "integer"}}
+        ],
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {
+                    "schema": {
+                        "type": "object",
+                        "required": ["label"],
+                        "properties": {"label": {"type": "string"}, "note": {"type": "string"}},
+                    }
+                }
+            },
+        },
+        "responses": {
+            "200": {"description": "the adjudication decision"},
+            "401": error_response("no or bad token"),
+            "403": error_response("not an auditor or admin"),
+            "404": error_response("no such escalation"),
+            "409": error_response("resolved already"),
+            "422": error_response("a bad label or note"),
         },
     }
 }

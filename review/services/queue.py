@@ -501,6 +501,79 @@ def open_escalations(session: Session) -> list[tuple[Escalation, Item]]:
     return [(e, i) for e, i in rows]
 
 
+def resolve_escalation(
+    session: Session,
+    actor: User,
+    escalation_id: int,
+    label: str,
+    note: str = "",
+    now: datetime | None = None,
+) -> Decision:
+    """Settle an escalated item with the safety team's label: an adjudication decision.
+
+    The item becomes decided with that label (it beats every other decision), whoever held
+    it loses the claim, and every open escalation on it is resolved. Raises NotFound for an
+    unknown escalation, Conflict if it is resolved already, Invalid for a bad label.
+    """
+    now = now or utcnow()
+    escalation = session.get(Escalation, escalation_id, with_for_update=True)
+    if escalation is None:
+        raise NotFound(f"no escalation with id {escalation_id}")
+    if escalation.resolved_at is not None:
+        raise Conflict(
+            f"escalation {escalation_id} was resolved already",
+            [{"field": "id", "message": "resolved already"}],
+        )
+    category = session.scalar(sa.select(Category).where(Category.slug == label))
+    if category is None or not category.active:
+        raise Invalid.field("label", f"unknown or retired category {label!r}")
+    item = session.get(Item, escalation.item_id, populate_existing=True)
+    assert item is not None  # the foreign key cascades deletes
+    item.status = ItemStatus.DECIDED
+    item.final_label = label
+    item.decided_at = now
+    item.second_review = False
+    item.claimed_by_id = item.claimed_at = item.lease_expires_at = None
+    filed = session.scalar(
+        sa.select(Category.sensitive).where(Category.slug == (item.queue_category or ""))
+    )
+    decision = Decision(
+        item_id=item.id,
+        reviewer_id=actor.id,
+        label=label,
+        note=note,
+        kind=DecisionKind.ADJUDICATION,
+        queue_category=item.queue_category,
+        sensitive=bool(filed),
+        taxonomy_version=sa.select(
+            sa.func.coalesce(sa.func.max(TaxonomyVersion.id), 1)
+        ).scalar_subquery(),
+        decided_at=now,
+    )
+    session.add(decision)
+    resolved = list(
+        session.scalars(
+            sa.update(Escalation)
+            .where(Escalation.item_id == item.id, Escalation.resolved_at.is_(None))
+            .values(resolved_at=now, resolved_by_id=actor.id)
+            .returning(Escalation.id)
+            .execution_options(synchronize_session=False)
+        )
+    )
+    session.expire(escalation)
+    session.flush()
+    audit.record(
+        session,
+        actor,
+        "escalation.resolve",
+        "item",
+        item.id,
+        {"escalations": sorted(resolved), "decision": decision.id, "label": label, "note": note},
+    )
+    session.flush()
+    return decision
+
+
 def undo_last(session: Session, user: User, now: datetime | None = None) -> Item:
     """Remove user's last decision (made within UNDO_WINDOW) and give them the item again.
 

@@ -1,0 +1,102 @@
+"""The safety team's page: open escalations to settle, reviewer agreement, sampling rates."""
+
+from flask import Blueprint, flash, redirect, render_template, url_for
+from flask.typing import ResponseReturnValue
+from flask_login import current_user
+from flask_wtf import FlaskForm
+from wtforms import DecimalField, SelectField, StringField, SubmitField
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange
+
+from review.access import AUDITORS, guard_ui
+from review.errors import DomainError
+from review.extensions import db
+from review.services import agreement, presort, queue, sampling, taxonomy
+
+bp = Blueprint("audit", __name__)
+guard_ui(bp, AUDITORS)
+
+
+class ResolveForm(FlaskForm):
+    label = SelectField("Final label", choices=[], validators=[DataRequired()])
+    note = StringField("Note", validators=[Length(max=2000)])
+    submit = SubmitField("Resolve")
+
+
+class SamplingForm(FlaskForm):
+    category = SelectField("Category", choices=[], validators=[DataRequired()])
+    rate = DecimalField(
+        "Share sent to second review (0 to 1)",
+        places=None,
+        validators=[InputRequired(), NumberRange(min=0, max=1)],
+    )
+    submit = SubmitField("Set rate")
+
+
+def _label_choices() -> list[SelectChoice]:
+    return [SelectChoice(c.slug, c.name) for c in taxonomy.list_categories(db.session) if c.active]
+
+
+@bp.get("/audit")
+def home() -> ResponseReturnValue:
+    labels = _label_choices()
+    open_items = queue.open_escalations(db.session)
+    flags = presort.first_flags(db.session, [item.id for _, item in open_items])
+    forms = {}
+    for escalation, item in open_items:
+        form = ResolveForm(prefix=f"e{escalation.id}")
+        form.label.choices = labels
+        form.label.data = item.final_label or item.queue_category
+        forms[escalation.id] = form
+    sampling_form = SamplingForm()
+    sampling_form.category.choices = [SelectChoice(sampling.ALL, "All categories"), *labels]
+    sensitive = {c.slug for c in taxonomy.list_categories(db.session) if c.sensitive}
+    return render_template(
+        "audit/home.html",
+        escalations=open_items,
+        flags=flags,
+        forms=forms,
+        sensitive=sensitive,
+        names={c.slug: c.name for c in taxonomy.list_categories(db.session)},
+        agreement=agreement.agreement(db.session),
+        rates=sampling.rates(db.session),
+        sampling_form=sampling_form,
+    )
+
+
+@bp.post("/audit/escalations/<int:escalation_id>/resolve")
+def resolve(escalation_id: int) -> ResponseReturnValue:
+    form = ResolveForm(prefix=f"e{escalation_id}")
+    form.label.choices = _label_choices()
+    if not form.validate_on_submit():
+        flash("Choose a final label to resolve the escalation.", "error")
+        return redirect(url_for("audit.home"))
+    try:
+        queue.resolve_escalation(
+            db.session, current_user, escalation_id, form.label.data or "", form.note.data or ""
+        )
+    except DomainError as error:
+        db.session.rollback()
+        flash(str(error), "error")
+        return redirect(url_for("audit.home"))
+    db.session.commit()
+    flash(f"Escalation {escalation_id} resolved as {form.label.data}.", "success")
+    return redirect(url_for("audit.home"))
+
+
+@bp.post("/audit/sampling")
+def set_sampling() -> ResponseReturnValue:
+    form = SamplingForm()
+    form.category.choices = [SelectChoice(sampling.ALL, "All categories"), *_label_choices()]
+    if not form.validate_on_submit():
+        flash("Give a share between 0 and 1.", "error")
+        return redirect(url_for("audit.home"))
+    try:
+        sampling.set_rate(db.session, current_user, form.category.data or "", form.rate.data)
+    except DomainError as error:
+        db.session.rollback()
+        flash(str(error), "error")
+        return redirect(url_for("audit.home"))
+    db.session.commit()
+    flash(f"Second review: {float(form.rate.data or 0):.0%} of {form.category.data}.", "success")
+    return redirect(url_for("audit.home"))
