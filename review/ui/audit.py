@@ -1,6 +1,8 @@
 """The safety team's page: open escalations to settle, reviewer agreement, sampling rates."""
 
-from flask import Blueprint, flash, redirect, render_template, url_for
+import json
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
 from flask_wtf import FlaskForm
@@ -11,7 +13,9 @@ from wtforms.validators import DataRequired, InputRequired, Length, NumberRange
 from review.access import AUDITORS, guard_ui
 from review.errors import DomainError
 from review.extensions import db
-from review.services import agreement, presort, queue, sampling, taxonomy
+from review.services import agreement, audit, presort, queue, sampling, taxonomy
+
+TRAIL_ROWS = 50
 
 bp = Blueprint("audit", __name__)
 guard_ui(bp, AUDITORS)
@@ -61,7 +65,23 @@ def home() -> ResponseReturnValue:
         agreement=agreement.agreement(db.session),
         rates=sampling.rates(db.session),
         sampling_form=sampling_form,
+        trail=_trail(),
     )
+
+
+def _trail() -> dict:
+    # The newest events, optionally of one action or actor (the API pages further back).
+    action = request.args.get("action", "").strip()[:64] or None
+    actor = request.args.get("actor", "").strip()[:64] or None
+    events = audit.list_events(db.session, action=action, actor=actor, limit=TRAIL_ROWS)
+    return {
+        "action": action or "",
+        "actor": actor or "",
+        "events": [
+            {**audit.to_json(e), "changes": json.dumps(e.changes, ensure_ascii=False)}
+            for e in events
+        ],
+    }
 
 
 @bp.post("/audit/escalations/<int:escalation_id>/resolve")

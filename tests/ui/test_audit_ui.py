@@ -126,3 +126,16 @@ def test_escalations_api_lists_and_resolves(client) -> None:
     }
     actions = db.session.scalars(sa.select(AuditEvent.action)).all()
     assert actions.count("escalation.resolve") == 1
+
+
+def test_audit_trail_on_the_page_filters_and_escapes(client) -> None:
+    _escalated(note="<b>bold</b> claim")
+    make_user(Role.AUDITOR, "sam")
+    login(client, "sam")
+    html = _page(client)
+    trail = html.split('id="audit-trail"')[1]
+    assert "item.escalate" in trail and "claim.create" in trail
+    assert "&lt;b&gt;bold&lt;/b&gt;" in trail and "<b>bold</b>" not in trail
+    only = client.get("/audit?action=item.escalate").get_data(as_text=True)
+    rows = only.split('id="audit-trail"')[1].split("</table>")[0]
+    assert "item.escalate" in rows and "claim.create" not in rows
