@@ -18,6 +18,7 @@ HOME_BY_ROLE = {
     Role.REVIEWER: "queue.home",
     Role.ADMIN: "queue.home",
     Role.TRAINER: "exports.home",
+    Role.AUDITOR: "audit.home",
 }
 
 

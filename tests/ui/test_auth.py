@@ -2,6 +2,7 @@
 
 from datetime import timedelta
 
+import pytest
 import sqlalchemy as sa
 
 from models import AuditEvent, Role, User, utcnow
@@ -118,3 +119,19 @@ def test_password_change(client) -> None:
     client.post("/logout", data={"csrf_token": token})
     assert login(client, "rita").status_code == 401
     assert login(client, "rita", "new password 123").status_code == 302
+
+
+@pytest.mark.parametrize(
+    ("role", "landing"),
+    [
+        (Role.REVIEWER, "/"),
+        (Role.ADMIN, "/"),
+        (Role.AUDITOR, "/audit"),
+        (Role.TRAINER, "/exports"),
+    ],
+)
+def test_sign_in_lands_on_the_role_s_own_page(client, role, landing) -> None:
+    make_user(role, "lee")
+    response = login(client, "lee")
+    assert response.status_code == 302 and response.headers["Location"] == landing
+    assert client.get(landing).status_code == 200
