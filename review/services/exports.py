@@ -380,7 +380,7 @@ class Entry:
     messages: list[dict[str, str]]
     metadata: dict[str, Any]
     final_label: str
-    decided_at: datetime | None
+    decided_at: str | None  # ISO 8601 in UTC, as exported (so are the times in flags, decisions)
     model_version: int | None
     flags: list[dict[str, Any]]
     decisions: list[dict[str, Any]]
@@ -405,15 +405,30 @@ def flagged_turn(messages: Sequence[dict[str, Any]], index: int | None) -> int |
     return None
 
 
+def _plain_time(column: Any) -> Any:
+    # Read without UTCDateTime's per-value Python hook, which dominated export time;
+    # _iso() gives the text UTCDateTime's value would have given.
+    return sa.type_coerce(column, sa.DateTime(timezone=True))
+
+
+def _iso(value: datetime | None) -> str | None:
+    """Return a timestamp read with _plain_time() as ISO text in UTC (SQLite's are naive UTC)."""
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        return value.isoformat() + "+00:00"
+    return value.astimezone(UTC).isoformat()
+
+
 def _query(filters: ExportFilters, taxonomy: Taxonomy) -> sa.Select[Any]:
     query = (
         sa.select(
             Item.id,
             Item.external_id,
             Item.messages,
-            Item.meta.label("meta"),
+            Item.meta,
             Item.final_label,
-            Item.decided_at,
+            _plain_time(Item.decided_at),
             Item.prediction_version_id,
         )
         .where(Item.status == ItemStatus.DECIDED)
@@ -485,11 +500,11 @@ def iter_entries(
             _query(filters, taxonomy)
         )
         for batch in result.partitions():
-            ids = [row.id for row in batch]
-            decisions = _decisions(connection, ids)
+            ids = [row[0] for row in batch]
+            decisions = _decisions(connection, ids, taxonomy)
             flags = _flags(connection, ids)
             for row in batch:
-                entry = _entry(row, decisions.get(row.id, []), flags.get(row.id, []), taxonomy)
+                entry = _entry(row, decisions.get(row[0], []), flags.get(row[0], []), taxonomy)
                 if entry is None or (wanted and entry.final_label not in wanted):
                     continue
                 if filters.agreed and not _agreed(entry):
@@ -501,16 +516,18 @@ def iter_entries(
                 yield entry
 
 
-def _decisions(connection: sa.Connection, ids: list[int]) -> dict[int, list[Any]]:
+def _decisions(
+    connection: sa.Connection, ids: list[int], taxonomy: Taxonomy
+) -> dict[int, list[dict[str, Any]]]:
+    # Each item's decisions in (decided_at, id) order, which _entry() relies on.
     rows = connection.execute(
         sa.select(
             Decision.item_id,
-            Decision.id,
             Decision.label,
-            Decision.kind,
+            sa.type_coerce(Decision.kind, sa.String()),
             Decision.note,
             Decision.corrected_response,
-            Decision.decided_at,
+            _plain_time(Decision.decided_at),
             Decision.taxonomy_version,
             User.username,
         )
@@ -518,77 +535,89 @@ def _decisions(connection: sa.Connection, ids: list[int]) -> dict[int, list[Any]
         .where(Decision.item_id.in_(ids))
         .order_by(Decision.item_id, Decision.decided_at, Decision.id)
     )
-    grouped: dict[int, list[Any]] = {}
-    for row in rows:
-        grouped.setdefault(row.item_id, []).append(row)
+    grouped: dict[int, list[dict[str, Any]]] = {}
+    for item_id, label, kind, note, corrected, decided_at, version, reviewer in rows:
+        grouped.setdefault(item_id, []).append(
+            {
+                "label": taxonomy.map(label, version),
+                "original_label": label,
+                "kind": kind,
+                "reviewer": reviewer,
+                "decided_at": _iso(decided_at),
+                "note": note or "",
+                "corrected_response": corrected,
+                "taxonomy_version": version,
+            }
+        )
     return grouped
 
 
-def _flags(connection: sa.Connection, ids: list[int]) -> dict[int, list[Any]]:
+def _flags(connection: sa.Connection, ids: list[int]) -> dict[int, list[dict[str, Any]]]:
     rows = connection.execute(
-        sa.select(Flag.item_id, Flag.reason, Flag.category, Flag.flagged_at, Flag.message_index)
+        sa.select(
+            Flag.item_id,
+            Flag.reason,
+            Flag.category,
+            _plain_time(Flag.flagged_at),
+            Flag.message_index,
+        )
         .where(Flag.item_id.in_(ids))
         .order_by(Flag.item_id, Flag.flagged_at, Flag.id)
     )
-    grouped: dict[int, list[Any]] = {}
-    for row in rows:
-        grouped.setdefault(row.item_id, []).append(row)
+    grouped: dict[int, list[dict[str, Any]]] = {}
+    for item_id, reason, category, flagged_at, message_index in rows:
+        grouped.setdefault(item_id, []).append(
+            {
+                "reason": reason,
+                "category": category,
+                "flagged_at": _iso(flagged_at),
+                "message_index": message_index,
+            }
+        )
     return grouped
 
 
-def _entry(row: Any, decisions: list[Any], flags: list[Any], taxonomy: Taxonomy) -> Entry | None:
-    winner = max(
-        decisions, key=lambda d: (KIND_RANK[DecisionKind(d.kind)], d.decided_at, d.id), default=None
-    )
+_RANK = {kind.value: rank for kind, rank in KIND_RANK.items()}
+
+
+def _entry(
+    row: Any, decisions: list[dict[str, Any]], flags: list[dict[str, Any]], taxonomy: Taxonomy
+) -> Entry | None:
+    _id, external_id, messages, meta, final_label, decided_at, model_version = row
+    # The winner is the latest decision of the highest kind; decisions come in
+    # (decided_at, id) order, so it is the last one of that kind.
+    winner, best = None, 0
+    for decision in decisions:
+        rank = _RANK[decision["kind"]]
+        if rank >= best:
+            winner, best = decision, rank
     if winner is not None:
-        final = taxonomy.map(winner.label, winner.taxonomy_version)
-    elif row.final_label:
-        final = taxonomy.map(row.final_label, taxonomy.current)
+        final = winner["label"]
+    elif final_label:
+        final = taxonomy.map(final_label, taxonomy.current)
     else:
         return None
-    corrected = winner.corrected_response if winner is not None else None
+    corrected = winner["corrected_response"] if winner is not None else None
     if not (corrected and corrected.strip()):
         corrected = next(
             (
-                d.corrected_response
+                d["corrected_response"]
                 for d in reversed(decisions)
-                if d.corrected_response and d.corrected_response.strip()
+                if d["corrected_response"] and d["corrected_response"].strip()
             ),
             None,
         )
-    messages = row.messages
-    first_index = flags[0].message_index if flags else None
     return Entry(
-        external_id=row.external_id,
+        external_id=external_id,
         messages=messages,
-        metadata=row.meta or {},
+        metadata=meta or {},
         final_label=final,
-        decided_at=row.decided_at,
-        model_version=row.prediction_version_id,
-        flags=[
-            {
-                "reason": f.reason,
-                "category": f.category,
-                "flagged_at": f.flagged_at,
-                "message_index": f.message_index,
-            }
-            for f in flags
-        ],
-        decisions=[
-            {
-                "label": taxonomy.map(d.label, d.taxonomy_version),
-                "original_label": d.label,
-                "kind": DecisionKind(d.kind).value,
-                "reviewer": d.username,
-                "decided_at": d.decided_at,
-                "note": d.note or "",
-                "corrected_response": d.corrected_response,
-                "taxonomy_version": d.taxonomy_version,
-            }
-            for d in decisions
-        ],
+        decided_at=_iso(decided_at),
+        model_version=model_version,
+        flags=flags,
+        decisions=decisions,
         corrected_response=corrected,
-        flagged_turn=flagged_turn(messages, first_index),
+        flagged_turn=flagged_turn(messages, flags[0]["message_index"] if flags else None),
         split=None,
     )
 
@@ -622,25 +651,20 @@ def _redact_entry(entry: Entry) -> None:
 # -- records per format ---------------------------------------------------------------------------
 
 
-def _stamp(value: datetime | None) -> str | None:
-    return value.isoformat() if value is not None else None
-
-
 def native_record(entry: Entry, taxonomy_version: int) -> dict[str, Any]:
     """Return the jsonl record: the native flag format plus the review's outcome."""
-    flags = [{**f, "flagged_at": _stamp(f["flagged_at"])} for f in entry.flags]
     return {
         "external_id": entry.external_id,
         "messages": entry.messages,
-        "flag": flags[0] if flags else None,
+        "flag": entry.flags[0] if entry.flags else None,
         "metadata": entry.metadata,
         "label": entry.final_label,
         "final_label": entry.final_label,
-        "flags": flags,
-        "decisions": [{**d, "decided_at": _stamp(d["decided_at"])} for d in entry.decisions],
+        "flags": entry.flags,
+        "decisions": entry.decisions,
         "corrected_response": entry.corrected_response,
         "taxonomy_version": taxonomy_version,
-        "decided_at": _stamp(entry.decided_at),
+        "decided_at": entry.decided_at,
         "model_version": entry.model_version,
     }
 
@@ -726,7 +750,7 @@ def csv_record(entry: Entry, taxonomy_version: int) -> dict[str, Any]:
         "text": "\n".join(f"{m['role']}: {m['content']}" for m in entry.messages),
         "corrected_response": entry.corrected_response or "",
         "decisions": "; ".join(f"{d['kind']}:{d['label']}" for d in entry.decisions),
-        "decided_at": _stamp(entry.decided_at) or "",
+        "decided_at": entry.decided_at or "",
         "taxonomy_version": str(taxonomy_version),
         "model_version": "" if entry.model_version is None else str(entry.model_version),
     }
@@ -748,9 +772,13 @@ class Writer:
         return b""
 
 
+# One encoder for every line: json.dumps() with options builds a new one per call.
+_JSON_LINE = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+
+
 class JsonLinesWriter(Writer):
     def write(self, record: dict[str, Any]) -> bytes:
-        return (json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n").encode()
+        return (_JSON_LINE.encode(record) + "\n").encode()
 
 
 class CsvWriter(Writer):
@@ -874,13 +902,18 @@ class ParquetWriter(Writer):
         return data + self.sink.take()
 
 
+def _time(text: str | None) -> datetime | None:
+    return datetime.fromisoformat(text) if text is not None else None
+
+
 def _parquet_record(entry: Entry, taxonomy_version: int) -> dict[str, Any]:
     record = native_record(entry, taxonomy_version)
-    # Timestamps stay typed here; the jsonl record spells them as text.
-    record["flags"] = entry.flags
-    record["flag"] = entry.flags[0] if entry.flags else None
-    record["decisions"] = entry.decisions
-    record["decided_at"] = entry.decided_at
+    # Timestamps are typed here; the jsonl record spells them as text.
+    flags = [{**f, "flagged_at": _time(f["flagged_at"])} for f in entry.flags]
+    record["flags"] = flags
+    record["flag"] = flags[0] if flags else None
+    record["decisions"] = [{**d, "decided_at": _time(d["decided_at"])} for d in entry.decisions]
+    record["decided_at"] = _time(entry.decided_at)
     return record
 
 

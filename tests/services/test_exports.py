@@ -202,6 +202,36 @@ def test_filters_are_exact(session) -> None:
     assert ids(export(session, "jsonl", model_version=version.id)) == ["conv-c"]
 
 
+def test_timestamps_are_utc_iso_text_and_ties_go_to_the_later_decision(
+    session, tmp_path: Path
+) -> None:
+    item = add_item(session, "conv-t", "factual_error", decided_at=FEB.replace(microsecond=5))
+    # Same kind, same time: the later row wins; the adjudication, though older, beats both.
+    add_decision(session, item, "bias", DecisionKind.SECOND, at=MAR)
+    add_decision(session, item, "other", DecisionKind.SECOND, at=MAR)
+    session.commit()
+    row = export(session, "jsonl")[0]
+    assert row["decided_at"] == "2026-02-10T12:00:00.000005+00:00"
+    assert [d["decided_at"] for d in row["decisions"]] == [
+        "2026-02-10T12:00:00.000005+00:00",
+        "2026-03-10T12:00:00+00:00",
+        "2026-03-10T12:00:00+00:00",
+    ]
+    assert row["final_label"] == "other"
+    stored = session.scalars(sa.select(Decision.decided_at).where(Decision.item_id == item.id))
+    assert row["flag"]["flagged_at"] == item.first_flagged_at.isoformat()
+    assert sorted(d["decided_at"] for d in row["decisions"]) == sorted(
+        d.isoformat() for d in stored
+    )
+    add_decision(session, item, "privacy", DecisionKind.ADJUDICATION, at=JAN)
+    session.commit()
+    assert export(session, "jsonl")[0]["final_label"] == "privacy"
+    exports.write_export(session, None, "parquet", ExportFilters(), f"{tmp_path}/p/")
+    typed = pq.read_table(tmp_path / "p" / "data.parquet").to_pylist()[0]
+    assert typed["decided_at"] == FEB.replace(microsecond=5)
+    assert typed["decisions"][0]["decided_at"] == JAN  # decisions go out in time order
+
+
 def test_resolved_escalation_is_exported(session) -> None:
     seed(session)
     session.execute(sa.update(Escalation).values(resolved_at=MAR))
