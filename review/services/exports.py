@@ -417,7 +417,9 @@ def _iso(value: datetime | None) -> str | None:
         return None
     if value.tzinfo is None:
         return value.isoformat() + "+00:00"
-    return value.astimezone(UTC).isoformat()
+    if value.tzinfo is not UTC:
+        value = value.astimezone(UTC)
+    return value.isoformat()
 
 
 def _query(filters: ExportFilters, taxonomy: Taxonomy) -> sa.Select[Any]:
@@ -496,8 +498,14 @@ def iter_entries(
     taxonomy = taxonomy or Taxonomy(session)
     wanted = set(filters.categories)
     with _read_connection(session) as connection, connection.begin():
-        result = connection.execution_options(stream_results=True, yield_per=BATCH_SIZE).execute(
-            _query(filters, taxonomy)
+        if connection.dialect.name == "postgresql":
+            # Timestamps then come with the datetime.UTC tzinfo, which _iso() takes as is.
+            connection.exec_driver_sql("SET LOCAL TIME ZONE 'UTC'")
+        # Streamed on this statement only (Connection.execution_options() would set it on the
+        # connection, so that each small per-batch query opened a server-side cursor too).
+        result = connection.execute(
+            _query(filters, taxonomy),
+            execution_options={"stream_results": True, "yield_per": BATCH_SIZE},
         )
         for batch in result.partitions():
             ids = [row[0] for row in batch]
