@@ -133,6 +133,8 @@ def test_audit_trail_on_the_page_filters_and_escapes(client) -> None:
     make_user(Role.AUDITOR, "sam")
     login(client, "sam")
     html = _page(client)
+    assert "<title>Audit · flagq</title>" in html
+    assert html.count('id="audit-trail"') == 1
     trail = html.split('id="audit-trail"')[1]
     assert "item.escalate" in trail and "claim.create" in trail
     assert "&lt;b&gt;bold&lt;/b&gt;" in trail and "<b>bold</b>" not in trail
