@@ -1,6 +1,7 @@
 """The safety team's page: open escalations to settle, reviewer agreement, sampling rates."""
 
 import json
+from collections.abc import Callable
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
@@ -91,17 +92,12 @@ def resolve(escalation_id: int) -> ResponseReturnValue:
     if not form.validate_on_submit():
         flash("Choose a final label to resolve the escalation.", "error")
         return redirect(url_for("audit.home"))
-    try:
-        queue.resolve_escalation(
+    return _change(
+        lambda: queue.resolve_escalation(
             db.session, current_user, escalation_id, form.label.data or "", form.note.data or ""
-        )
-    except DomainError as error:
-        db.session.rollback()
-        flash(str(error), "error")
-        return redirect(url_for("audit.home"))
-    db.session.commit()
-    flash(f"Escalation {escalation_id} resolved as {form.label.data}.", "success")
-    return redirect(url_for("audit.home"))
+        ),
+        f"Escalation {escalation_id} resolved as {form.label.data}.",
+    )
 
 
 @bp.post("/audit/sampling")
@@ -111,12 +107,22 @@ def set_sampling() -> ResponseReturnValue:
     if not form.validate_on_submit():
         flash("Give a share between 0 and 1.", "error")
         return redirect(url_for("audit.home"))
+    return _change(
+        lambda: sampling.set_rate(
+            db.session, current_user, form.category.data or "", form.rate.data
+        ),
+        f"Second review: {float(form.rate.data or 0):.0%} of {form.category.data}.",
+    )
+
+
+def _change(apply: Callable[[], object], done: str) -> ResponseReturnValue:
+    # Commit and say so, or roll back and show the error; back to the page either way.
     try:
-        sampling.set_rate(db.session, current_user, form.category.data or "", form.rate.data)
+        apply()
     except DomainError as error:
         db.session.rollback()
         flash(str(error), "error")
-        return redirect(url_for("audit.home"))
-    db.session.commit()
-    flash(f"Second review: {float(form.rate.data or 0):.0%} of {form.category.data}.", "success")
+    else:
+        db.session.commit()
+        flash(done, "success")
     return redirect(url_for("audit.home"))
