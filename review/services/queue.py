@@ -398,10 +398,7 @@ def decide(
         kind=kind,
         queue_category=item.queue_category,
         sensitive=bool(filed and filed.sensitive),
-        # Evaluated inside the INSERT: the version in force when the decision is stored.
-        taxonomy_version=sa.select(
-            sa.func.coalesce(sa.func.max(TaxonomyVersion.id), 1)
-        ).scalar_subquery(),
+        taxonomy_version=_taxonomy_in_force(),
         decided_at=now,
     )
     session.add(decision)
@@ -421,6 +418,11 @@ def decide(
     _beat(session, user, now)
     session.flush()
     return decision
+
+
+def _taxonomy_in_force() -> Any:
+    # Evaluated inside the INSERT: the version in force when the decision is stored.
+    return sa.select(sa.func.coalesce(sa.func.max(TaxonomyVersion.id), 1)).scalar_subquery()
 
 
 def _draw_second_review(session: Session, user: User, item: Item, decision: Decision) -> None:
@@ -545,9 +547,7 @@ def resolve_escalation(
         kind=DecisionKind.ADJUDICATION,
         queue_category=item.queue_category,
         sensitive=bool(filed),
-        taxonomy_version=sa.select(
-            sa.func.coalesce(sa.func.max(TaxonomyVersion.id), 1)
-        ).scalar_subquery(),
+        taxonomy_version=_taxonomy_in_force(),
         decided_at=now,
     )
     session.add(decision)
