@@ -81,7 +81,7 @@ def overview(session: Session, user: User, now: datetime | None = None) -> Queue
     counts = dict(
         session.execute(
             sa.select(Item.queue_category, sa.func.count(Item.id))
-            .where(Item.status == ItemStatus.OPEN)
+            .where(Item.status == ItemStatus.OPEN, _not_theirs_to_check(user))
             .group_by(Item.queue_category)
         ).all()
     )
@@ -215,6 +215,14 @@ def _expire_cached(session: Session, item_ids: list[int]) -> None:
             session.expire(cached)
 
 
+def _not_theirs_to_check(user: User) -> sa.ColumnElement[bool]:
+    # A second review is blind and by someone else: never by a reviewer who decided the item.
+    return sa.or_(
+        Item.second_review.is_(False),
+        ~sa.exists().where(Decision.item_id == Item.id, Decision.reviewer_id == user.id),
+    )
+
+
 def next_item_query(
     user: User, category: str | None, excluded: set[str], sensitive_cap: int | None, now: datetime
 ) -> sa.Select[tuple[int]]:
@@ -226,11 +234,7 @@ def next_item_query(
     query = sa.select(Item.id).where(
         Item.status == ItemStatus.OPEN,
         ~sa.exists().where(Skip.user_id == user.id, Skip.item_id == Item.id),
-        # A second review is blind and by someone else: never by a reviewer who decided it.
-        sa.or_(
-            Item.second_review.is_(False),
-            ~sa.exists().where(Decision.item_id == Item.id, Decision.reviewer_id == user.id),
-        ),
+        _not_theirs_to_check(user),
     )
     if category is not None:
         query = query.where(Item.queue_category == category)

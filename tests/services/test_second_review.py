@@ -40,8 +40,10 @@ def test_rate_one_sends_every_decision_to_another_reviewer(session, rita, otto) 
     stored = session.get(Item, item.id)
     assert stored.status == ItemStatus.OPEN and stored.second_review
     assert stored.final_label == "bias"  # the first label stands until the second review
-    # The first reviewer never gets it back; someone else does.
+    # The first reviewer never gets it back (nor sees it counted); someone else does.
     assert queue.claim_next(session, rita, now=T0) is None
+    assert queue.overview(session, rita, now=T0).open_items == 0
+    assert queue.overview(session, otto, now=T0).open_items == 1
     again, second = _decide_next(session, otto, "bias")
     assert again.id == item.id
     assert second.kind == DecisionKind.SECOND
