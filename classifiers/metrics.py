@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
 
 ECE_BINS = 15
 
@@ -59,6 +58,8 @@ def score(
             "ece": 0.0,
             "abstained": 0,
         }
+    from sklearn.metrics import confusion_matrix, precision_recall_fscore_support  # see pipeline.py
+
     precision, recall, f1, support = precision_recall_fscore_support(
         truth, pred, labels=classes, zero_division=0.0
     )

@@ -5,11 +5,13 @@ from __future__ import annotations
 import copy
 import zipfile
 from types import ModuleType
-
-from sklearn.feature_extraction.text import TfidfVectorizer
-from sklearn.pipeline import Pipeline
+from typing import TYPE_CHECKING
 
 from classifiers.training import Model
+
+if TYPE_CHECKING:
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.pipeline import Pipeline
 
 # Everything in a Model artifact that skops does not trust by default. Pinned: a new entry
 # means the pipeline changed shape, and widening trust must be a reviewed change.
@@ -30,6 +32,8 @@ class UntrustedArtifact(ValueError):
 
 
 def _vectorizers(pipeline: Pipeline) -> dict[str, TfidfVectorizer]:
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
     features = pipeline.named_steps["features"]
     return {
         name: vectorizer
@@ -104,6 +108,8 @@ def loads(data: bytes) -> Model:
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise UntrustedArtifact("not a flagq model artifact")
     pipeline = payload.get("pipeline")
+    from sklearn.pipeline import Pipeline  # (imported by skops.io above already)
+
     if not isinstance(pipeline, Pipeline) or "features" not in pipeline.named_steps:
         raise UntrustedArtifact("artifact holds no flagq pipeline")
     _unpack(pipeline, payload.get("vocabularies") or {})
@@ -116,3 +122,16 @@ def loads(data: bytes) -> Model:
         supported=[str(label) for label in payload["supported"]],
         threshold=float(payload["threshold"]),
     )
+
+
+def preload() -> None:
+    """Import what loading and applying a model needs, for long-lived processes (web workers).
+
+    The command line imports it on first use instead (see pipeline.build_pipeline).
+    """
+    _skops()
+    from sklearn.metrics import confusion_matrix  # noqa: F401
+
+    from classifiers.pipeline import build_pipeline
+
+    build_pipeline()

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from sklearn.calibration import CalibratedClassifierCV
-from sklearn.compose import ColumnTransformer
-from sklearn.feature_extraction.text import TfidfVectorizer
-from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import FunctionTransformer
-from sklearn.svm import LinearSVC
+from typing import TYPE_CHECKING
 
 from classifiers.features import FIELDS, to_columns
+
+if TYPE_CHECKING:
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.pipeline import Pipeline
 
 SEED = 0
 
@@ -53,6 +52,8 @@ ABSTAIN_BELOW = 0.3
 
 
 def _words(max_features: int) -> TfidfVectorizer:
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
     return TfidfVectorizer(
         ngram_range=WORD_NGRAMS,
         sublinear_tf=True,
@@ -62,11 +63,21 @@ def _words(max_features: int) -> TfidfVectorizer:
 
 
 def _tokens() -> TfidfVectorizer:
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
     return TfidfVectorizer(token_pattern=WHOLE_WORD_PATTERN, lowercase=False)
 
 
 def build_pipeline(seed: int = SEED) -> Pipeline:
     """Return an unfitted pipeline: list[Example] -> label strings, calibrated predict_proba."""
+    # sklearn is imported here, not at the top: importing it costs every flagq command and
+    # worker start about a second, and most never build or load a model.
+    from sklearn.calibration import CalibratedClassifierCV
+    from sklearn.compose import ColumnTransformer
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import FunctionTransformer
+    from sklearn.svm import LinearSVC
+
     column = {name: i for i, name in enumerate(FIELDS)}
     blocks = [(name, _words(cap), column[name]) for name, cap in MAX_FEATURES.items()]
     blocks += [(name, _tokens(), column[name]) for name in ("category", "role")]

@@ -6,14 +6,16 @@ import math
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-from sklearn.model_selection import train_test_split
-from sklearn.pipeline import Pipeline
 
 from classifiers.features import Example
 from classifiers.metrics import score
 from classifiers.pipeline import ABSTAIN_BELOW, CALIBRATION_FOLDS, MIN_SUPPORT, SEED, build_pipeline
+
+if TYPE_CHECKING:
+    from sklearn.pipeline import Pipeline
 
 
 @dataclass(frozen=True)
@@ -70,6 +72,8 @@ def split(labels: Sequence[str], test_size: float, seed: int) -> tuple[list[int]
             f"too few items for a stratified split: {len(rest)} items in {n_classes} classes "
             f"with test_size={test_size}"
         )
+    from sklearn.model_selection import train_test_split  # on first use: see pipeline.py
+
     train_idx, test_idx = train_test_split(
         rest, test_size=test_size, stratify=y_rest, random_state=seed
     )

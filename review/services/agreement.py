@@ -4,7 +4,6 @@ from collections import defaultdict
 from typing import Any
 
 import sqlalchemy as sa
-from sklearn.metrics import cohen_kappa_score
 from sqlalchemy.orm import Session
 
 from models import Decision, DecisionKind
@@ -13,6 +12,8 @@ from models import Decision, DecisionKind
 def _stats(pairs: list[tuple[str, str]]) -> dict[str, Any]:
     if not pairs:
         return {"kappa": None, "agreement": None, "n": 0}
+    from sklearn.metrics import cohen_kappa_score  # on first use, see classifiers/pipeline.py
+
     first, second = zip(*pairs, strict=True)
     agreed = sum(a == b for a, b in pairs) / len(pairs)
     # Kappa is undefined when both raters used one and the same label throughout.
