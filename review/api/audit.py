@@ -9,6 +9,7 @@ from models import Role
 from review.access import api_roles, bearer_user
 from review.api import bp, json_body
 from review.api.openapi import PATHS, error_response
+from review.api.queue import decision_json
 from review.errors import Invalid
 from review.extensions import db
 from review.services import agreement, audit, queue
@@ -80,14 +81,7 @@ def resolve_escalation(escalation_id: int) -> ResponseReturnValue:
         raise Invalid.field("note", "must be a string")
     actor = bearer_user()
     decision = queue.resolve_escalation(db.session, actor, escalation_id, label, note)
-    result = {
-        "item_id": decision.item_id,
-        "label": decision.label,
-        "kind": decision.kind.value,
-        "reviewer": actor.username,
-        "note": decision.note,
-        "decided_at": decision.decided_at.isoformat(),
-    }
+    result = decision_json(decision, actor.username)
     db.session.commit()
     return jsonify(result)
 

@@ -101,12 +101,7 @@ def classify_command(path: str) -> None:
                 emit({"external_id": None, "label": None, "line": number, "error": str(error)})
                 say(f"line {number}: {error}")
                 continue
-            pending.append(
-                (
-                    flag.external_id,
-                    features.Example(flag.messages, flag.reason, flag.category, flag.message_index),
-                )
-            )
+            pending.append((flag.external_id, presort.example_of(flag)))
             if len(pending) >= CLASSIFY_BATCH:
                 flush()
         flush()

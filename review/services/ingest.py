@@ -18,9 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session, defer
 
-import models
-from classifiers import features, training
-from classifiers.training import Prediction
+from classifiers import training
 from models import (
     Category,
     Decision,
@@ -28,6 +26,7 @@ from models import (
     Flag,
     Item,
     ItemStatus,
+    Prediction,
     TaxonomyVersion,
     User,
     utcnow,
@@ -39,7 +38,7 @@ from review.services.flagformat import SLUG, FlagIn
 ITEMS = Item.__table__
 FLAGS = Flag.__table__
 DECISIONS = Decision.__table__
-PREDICTIONS = models.Prediction.__table__
+PREDICTIONS = Prediction.__table__
 
 
 def _json_default(value: Any) -> Any:
@@ -145,16 +144,15 @@ def _insert_rows_sqlite(
     if conflict:
         sql += f" ON CONFLICT ({conflict}) DO NOTHING"
     connection = session.connection()
-    key = table.c[conflict] if conflict else None
-    keys = [row[conflict] for row in rows] if conflict else []
-    before: set[Any] = set()
-    if returning and key is not None:
-        before = set(_select_keys(connection, [key], key, keys))
-    connection.exec_driver_sql(sql, values)
     if not returning:
+        connection.exec_driver_sql(sql, values)
         return []
-    if key is None:
+    if not conflict:
         raise ValueError("returning needs a conflict column on SQLite")
+    key = table.c[conflict]
+    keys = [row[conflict] for row in rows]
+    before = set(_select_keys(connection, [key], key, keys))
+    connection.exec_driver_sql(sql, values)
     new_keys = [k for k in keys if k not in before]
     if list(returning) == [conflict]:
         return [(k,) for k in new_keys]
@@ -485,7 +483,7 @@ def _predict(
     candidates: Sequence[FlagIn],
     canonical: dict[str, int],
     inside_batch: dict[str, str],
-) -> dict[str, Prediction]:
+) -> dict[str, training.Prediction]:
     """Return the active model's prediction for each candidate that will be queued (or decided)."""
     if active is None:
         return {}
@@ -494,15 +492,7 @@ def _predict(
         for f in candidates
         if f.content_hash not in canonical and f.external_id not in inside_batch
     ]
-    examples = [
-        features.Example(
-            messages=f.messages,
-            reason=f.reason,
-            category=f.category,
-            message_index=f.message_index,
-        )
-        for f in originals
-    ]
+    examples = [presort.example_of(f) for f in originals]
     predictions = training.predict(active.model, examples)
     return {f.external_id: p for f, p in zip(originals, predictions, strict=True)}
 

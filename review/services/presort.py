@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 from classifiers import features, persistence, training
 from models import Category, ClassifierVersion, Flag, Item, Prediction
 from review.services import settings
+from review.services.flagformat import FlagIn
 
 AGE_ORIGIN = datetime(2030, 1, 1, tzinfo=UTC)
 DEFAULT_SEVERITY = 2
@@ -99,6 +100,11 @@ def example_for(item: Item, flag: Flag | None) -> features.Example:
         category=flag.category if flag else None,
         message_index=flag.message_index if flag else None,
     )
+
+
+def example_of(flag: FlagIn) -> features.Example:
+    """Return the classifier's view of a flag as it arrives (before it is stored)."""
+    return features.Example(flag.messages, flag.reason, flag.category, flag.message_index)
 
 
 def first_flags(session: Session, item_ids: Sequence[int]) -> dict[int, Flag]:

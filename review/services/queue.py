@@ -379,12 +379,7 @@ def decide(
     with the no-error outcome), Conflict unless user holds a live claim on item_id.
     """
     now = now or utcnow()
-    categories = {
-        c.slug: c
-        for c in session.execute(sa.select(Category.slug, Category.active, Category.sensitive))
-    }
-    if label not in categories or not categories[label].active:
-        raise Invalid.field("label", f"unknown or retired category {label!r}")
+    categories = _checked_label(session, label)
     if corrected_response is not None and label == NO_ERROR:
         raise Invalid.field("corrected_response", "only an error label can carry a correction")
     item = _take(
@@ -392,6 +387,41 @@ def decide(
     )
     if item.second_review and kind == DecisionKind.FIRST:
         kind = DecisionKind.SECOND
+    decision = _record_decision(
+        session, user, item, categories, label, kind, now, note, corrected_response
+    )
+    if kind == DecisionKind.SECOND:
+        _close_second_review(session, user, item, label, now)
+    elif kind == DecisionKind.FIRST:
+        _draw_second_review(session, user, item, decision)
+    _beat(session, user, now)
+    session.flush()
+    return decision
+
+
+def _checked_label(session: Session, label: str) -> dict[str, Any]:
+    """Return the categories by slug; raise Invalid unless label is an active one."""
+    categories = {
+        c.slug: c
+        for c in session.execute(sa.select(Category.slug, Category.active, Category.sensitive))
+    }
+    if label not in categories or not categories[label].active:
+        raise Invalid.field("label", f"unknown or retired category {label!r}")
+    return categories
+
+
+def _record_decision(
+    session: Session,
+    user: User,
+    item: Item,
+    categories: dict[str, Any],
+    label: str,
+    kind: DecisionKind,
+    now: datetime,
+    note: str = "",
+    corrected_response: str | None = None,
+) -> Decision:
+    """Store user's decision on item (sensitive if it was filed under a sensitive category)."""
     filed = categories.get(item.queue_category or "")
     decision = Decision(
         item_id=item.id,
@@ -402,7 +432,10 @@ def decide(
         kind=kind,
         queue_category=item.queue_category,
         sensitive=bool(filed and filed.sensitive),
-        taxonomy_version=_taxonomy_in_force(),
+        # Evaluated inside the INSERT: the version in force when the decision is stored.
+        taxonomy_version=sa.select(
+            sa.func.coalesce(sa.func.max(TaxonomyVersion.id), 1)
+        ).scalar_subquery(),
         decided_at=now,
     )
     session.add(decision)
@@ -415,18 +448,7 @@ def decide(
         item.id,
         {"decision": decision.id, "label": label, "kind": kind.value},
     )
-    if kind == DecisionKind.SECOND:
-        _close_second_review(session, user, item, label, now)
-    elif kind == DecisionKind.FIRST:
-        _draw_second_review(session, user, item, decision)
-    _beat(session, user, now)
-    session.flush()
     return decision
-
-
-def _taxonomy_in_force() -> Any:
-    # Evaluated inside the INSERT: the version in force when the decision is stored.
-    return sa.select(sa.func.coalesce(sa.func.max(TaxonomyVersion.id), 1)).scalar_subquery()
 
 
 def _draw_second_review(session: Session, user: User, item: Item, decision: Decision) -> None:
@@ -530,9 +552,7 @@ def resolve_escalation(
             f"escalation {escalation_id} was resolved already",
             [{"field": "id", "message": "resolved already"}],
         )
-    category = session.scalar(sa.select(Category).where(Category.slug == label))
-    if category is None or not category.active:
-        raise Invalid.field("label", f"unknown or retired category {label!r}")
+    categories = _checked_label(session, label)
     item = session.get(Item, escalation.item_id, populate_existing=True)
     assert item is not None  # the foreign key cascades deletes
     item.status = ItemStatus.DECIDED
@@ -540,21 +560,9 @@ def resolve_escalation(
     item.decided_at = now
     item.second_review = False
     item.claimed_by_id = item.claimed_at = item.lease_expires_at = None
-    filed = session.scalar(
-        sa.select(Category.sensitive).where(Category.slug == (item.queue_category or ""))
+    decision = _record_decision(
+        session, actor, item, categories, label, DecisionKind.ADJUDICATION, now, note
     )
-    decision = Decision(
-        item_id=item.id,
-        reviewer_id=actor.id,
-        label=label,
-        note=note,
-        kind=DecisionKind.ADJUDICATION,
-        queue_category=item.queue_category,
-        sensitive=bool(filed),
-        taxonomy_version=_taxonomy_in_force(),
-        decided_at=now,
-    )
-    session.add(decision)
     resolved = list(
         session.scalars(
             sa.update(Escalation)

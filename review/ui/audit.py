@@ -11,6 +11,7 @@ from wtforms import DecimalField, SelectField, StringField, SubmitField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange
 
+from models import Category
 from review.access import AUDITORS, guard_ui
 from review.errors import DomainError
 from review.extensions import db
@@ -38,13 +39,16 @@ class SamplingForm(FlaskForm):
     submit = SubmitField("Set rate")
 
 
-def _label_choices() -> list[SelectChoice]:
-    return [SelectChoice(c.slug, c.name) for c in taxonomy.list_categories(db.session) if c.active]
+def _label_choices(categories: list[Category] | None = None) -> list[SelectChoice]:
+    if categories is None:
+        categories = taxonomy.list_categories(db.session)
+    return [SelectChoice(c.slug, c.name) for c in categories if c.active]
 
 
 @bp.get("/audit")
 def home() -> ResponseReturnValue:
-    labels = _label_choices()
+    categories = taxonomy.list_categories(db.session)
+    labels = _label_choices(categories)
     open_items = queue.open_escalations(db.session)
     flags = presort.first_flags(db.session, [item.id for _, item in open_items])
     forms = {}
@@ -55,14 +59,13 @@ def home() -> ResponseReturnValue:
         forms[escalation.id] = form
     sampling_form = SamplingForm()
     sampling_form.category.choices = [SelectChoice(sampling.ALL, "All categories"), *labels]
-    sensitive = {c.slug for c in taxonomy.list_categories(db.session) if c.sensitive}
     return render_template(
         "audit/home.html",
         escalations=open_items,
         flags=flags,
         forms=forms,
-        sensitive=sensitive,
-        names={c.slug: c.name for c in taxonomy.list_categories(db.session)},
+        sensitive={c.slug for c in categories if c.sensitive},
+        names={c.slug: c.name for c in categories},
         agreement=agreement.agreement(db.session),
         rates=sampling.rates(db.session),
         sampling_form=sampling_form,
