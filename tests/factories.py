@@ -1,14 +1,16 @@
 """Small factories and helpers the tests share."""
 
+import itertools
 import os
 import re
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
 from flask.testing import FlaskClient
 
-from models import Role, User
+from models import Flag, Item, Role, User
 from review.extensions import db
 from review.services import accounts
 
@@ -92,3 +94,28 @@ def run_cli(app: Any, *args: str, input: str | None = None) -> Any:
 TRAIN_REPORT_KEYS = frozenset(
     {"n_train", "n_test", "macro_f1", "accuracy", "per_class", "confusion_matrix", "ece"}
 )
+
+
+# A fixed "now" for queue tests: leases, days and undo windows are computed from it.
+T0 = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
+_item_numbers = itertools.count(1)
+
+
+def make_item(session: Any, priority: float = 1.0, category: str | None = "factual_error") -> Item:
+    """Add one open item with one flag, each with content of its own."""
+    n = next(_item_numbers)
+    item = Item(
+        external_id=f"conv-{n}",
+        messages=[{"role": "user", "content": "hi"}, {"role": "assistant", "content": "x"}],
+        content_hash=f"{n:064d}",
+        priority=priority,
+        queue_category=category,
+        flag_count=1,
+    )
+    session.add(item)
+    session.flush()
+    session.add(
+        Flag(item_id=item.id, reason=f"reason {n}", category=category, fingerprint=f"f{n:063d}")
+    )
+    session.flush()
+    return item

@@ -1,7 +1,6 @@
 """The queue service: claims, leases, decisions, skips, escalations, undo and wellbeing."""
 
 import functools
-import itertools
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
@@ -11,7 +10,6 @@ from models import (
     AuditEvent,
     Decision,
     Escalation,
-    Flag,
     Item,
     ItemStatus,
     Role,
@@ -21,30 +19,7 @@ from models import (
 from review.errors import Conflict, Forbidden, Invalid, NotFound
 from review.services import queue, settings
 
-from factories import make_user
-
-T0 = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
-_ids = itertools.count(1)
-
-
-def make_item(session, priority: float = 1.0, category: str | None = "factual_error") -> Item:
-    """Add one open item with one flag."""
-    n = next(_ids)
-    item = Item(
-        external_id=f"conv-{n}",
-        messages=[{"role": "user", "content": "hi"}, {"role": "assistant", "content": "x"}],
-        content_hash=f"{n:064d}",
-        priority=priority,
-        queue_category=category,
-        flag_count=1,
-    )
-    session.add(item)
-    session.flush()
-    session.add(
-        Flag(item_id=item.id, reason=f"reason {n}", category=category, fingerprint=f"f{n:063d}")
-    )
-    session.flush()
-    return item
+from factories import T0, make_item, make_user
 
 
 def actions(session, action: str) -> list[AuditEvent]:
@@ -53,16 +28,6 @@ def actions(session, action: str) -> list[AuditEvent]:
             sa.select(AuditEvent).where(AuditEvent.action == action).order_by(AuditEvent.id)
         )
     )
-
-
-@pytest.fixture
-def reviewer(app):
-    return make_user(Role.REVIEWER, "rita")
-
-
-@pytest.fixture
-def other(app):
-    return make_user(Role.REVIEWER, "otto")
 
 
 def test_claim_takes_highest_priority_then_newest(session, reviewer, other) -> None:

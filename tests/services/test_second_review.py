@@ -4,24 +4,13 @@ import json
 
 import pytest
 import sqlalchemy as sa
-from services.test_queue import T0, make_item
 
 from models import AuditEvent, Decision, DecisionKind, Escalation, Item, ItemStatus, Role
 from review.errors import Conflict, Invalid
 from review.extensions import db
 from review.services import agreement, exports, queue, sampling
 
-from factories import make_user, run_cli
-
-
-@pytest.fixture
-def rita(app):
-    return make_user(Role.REVIEWER, "rita")
-
-
-@pytest.fixture
-def otto(app):
-    return make_user(Role.REVIEWER, "otto")
+from factories import T0, bearer, make_item, make_token, make_user, run_cli
 
 
 def _decide_next(session, user, label: str):
@@ -32,36 +21,36 @@ def _decide_next(session, user, label: str):
     return claim.item, decision
 
 
-def test_rate_one_sends_every_decision_to_another_reviewer(session, rita, otto) -> None:
+def test_rate_one_sends_every_decision_to_another_reviewer(session, reviewer, other) -> None:
     sampling.set_rate(session, None, "all", 1)
     item = make_item(session)
-    _, first = _decide_next(session, rita, "bias")
+    _, first = _decide_next(session, reviewer, "bias")
     assert first.kind == DecisionKind.FIRST
     stored = session.get(Item, item.id)
     assert stored.status == ItemStatus.OPEN and stored.second_review
     assert stored.final_label == "bias"  # the first label stands until the second review
     # The first reviewer never gets it back (nor sees it counted); someone else does.
-    assert queue.claim_next(session, rita, now=T0) is None
-    assert queue.overview(session, rita, now=T0).open_items == 0
-    assert queue.overview(session, otto, now=T0).open_items == 1
-    again, second = _decide_next(session, otto, "bias")
+    assert queue.claim_next(session, reviewer, now=T0) is None
+    assert queue.overview(session, reviewer, now=T0).open_items == 0
+    assert queue.overview(session, other, now=T0).open_items == 1
+    again, second = _decide_next(session, other, "bias")
     assert again.id == item.id
     assert second.kind == DecisionKind.SECOND
     stored = session.get(Item, item.id)
     assert stored.status == ItemStatus.DECIDED and not stored.second_review
     assert session.scalar(sa.select(sa.func.count(Escalation.id))) == 0
     # A second review is not sampled again.
-    assert queue.claim_next(session, rita, now=T0) is None
-    assert queue.claim_next(session, otto, now=T0) is None
+    assert queue.claim_next(session, reviewer, now=T0) is None
+    assert queue.claim_next(session, other, now=T0) is None
     overall = agreement.agreement(session)["overall"]
     assert overall["n"] == 1 and overall["agreement"] == 1.0
 
 
-def test_disagreement_is_escalated_and_kept_out_of_exports(session, rita, otto) -> None:
+def test_disagreement_is_escalated_and_kept_out_of_exports(session, reviewer, other) -> None:
     sampling.set_rate(session, None, "bias", 1)
     item = make_item(session)
-    _decide_next(session, rita, "bias")
-    _decide_next(session, otto, "privacy")
+    _decide_next(session, reviewer, "bias")
+    _decide_next(session, other, "privacy")
     stored = session.get(Item, item.id)
     assert stored.status == ItemStatus.DECIDED and stored.final_label == "privacy"
     [escalation] = session.scalars(sa.select(Escalation)).all()
@@ -76,14 +65,14 @@ def test_disagreement_is_escalated_and_kept_out_of_exports(session, rita, otto) 
     assert exported == [item.external_id]
 
 
-def test_zero_rate_and_other_categories_are_not_sampled(session, rita) -> None:
+def test_zero_rate_and_other_categories_are_not_sampled(session, reviewer) -> None:
     sampling.set_rate(session, None, "self_harm", 1)
     item = make_item(session, category="bias")
-    _decide_next(session, rita, "bias")
+    _decide_next(session, reviewer, "bias")
     assert session.get(Item, item.id).status == ItemStatus.DECIDED
     # The queue category counts as well as the label: a self-harm item decided "no error".
     flagged = make_item(session, category="self_harm")
-    _decide_next(session, rita, "no_error")
+    _decide_next(session, reviewer, "no_error")
     assert session.get(Item, flagged.id).second_review
 
 
@@ -118,32 +107,34 @@ def test_bad_rates_are_refused(session, category, rate, field) -> None:
     assert sampling.rates(session) == {"all": 0.0}
 
 
-def test_undo_of_a_sampled_first_decision_takes_it_back(session, rita, otto) -> None:
+def test_undo_of_a_sampled_first_decision_takes_it_back(session, reviewer, other) -> None:
     sampling.set_rate(session, None, "all", 1)
     item = make_item(session)
-    _decide_next(session, rita, "bias")
-    undone = queue.undo_last(session, rita, now=T0)
+    _decide_next(session, reviewer, "bias")
+    undone = queue.undo_last(session, reviewer, now=T0)
     session.commit()
-    assert undone.id == item.id and undone.claimed_by_id == rita.id
+    assert undone.id == item.id and undone.claimed_by_id == reviewer.id
     assert not undone.second_review
-    assert queue.claim_next(session, otto, now=T0) is None  # nothing for anyone else
+    assert queue.claim_next(session, other, now=T0) is None  # nothing for anyone else
 
 
-def test_undo_of_a_second_review_reopens_it_and_drops_the_disagreement(session, rita, otto) -> None:
+def test_undo_of_a_second_review_reopens_it_and_drops_the_disagreement(
+    session, reviewer, other
+) -> None:
     sampling.set_rate(session, None, "all", 1)
     item = make_item(session)
-    _decide_next(session, rita, "bias")
-    _decide_next(session, otto, "privacy")
-    undone = queue.undo_last(session, otto, now=T0)
+    _decide_next(session, reviewer, "bias")
+    _decide_next(session, other, "privacy")
+    undone = queue.undo_last(session, other, now=T0)
     session.commit()
-    assert undone.id == item.id and undone.second_review and undone.claimed_by_id == otto.id
+    assert undone.id == item.id and undone.second_review and undone.claimed_by_id == other.id
     assert session.scalar(sa.select(sa.func.count(Escalation.id))) == 0
-    decision = queue.decide(session, otto, item.id, "bias", now=T0)
+    decision = queue.decide(session, other, item.id, "bias", now=T0)
     session.commit()
     assert decision.kind == DecisionKind.SECOND
     # The first reviewer cannot undo once the second review is in.
     with pytest.raises(Conflict):
-        queue.undo_last(session, rita, now=T0)
+        queue.undo_last(session, reviewer, now=T0)
 
 
 def test_sampling_cli_sets_shows_and_refuses(app) -> None:
@@ -165,8 +156,6 @@ def test_sampling_cli_sets_shows_and_refuses(app) -> None:
 
 
 def test_decision_kind_is_second_through_the_api(app, client) -> None:
-    from factories import bearer, make_token
-
     sampling.set_rate(db.session, None, "all", 1)
     item = make_item(db.session)
     db.session.commit()

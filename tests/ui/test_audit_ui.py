@@ -3,13 +3,12 @@
 import re
 
 import sqlalchemy as sa
-from services.test_queue import T0, make_item
 
 from models import AuditEvent, Decision, DecisionKind, Escalation, Item, ItemStatus, Role
 from review.extensions import db
 from review.services import exports, queue, sampling
 
-from factories import bearer, csrf_token, login, make_token, make_user
+from factories import T0, bearer, csrf_token, login, make_item, make_token, make_user
 
 HOSTILE = '<img src=x onerror="alert(1)"><script>alert(2)</script>'
 
