@@ -1,6 +1,7 @@
 """flagq: the review queue for flagged chatbot conversations."""
 
 import inspect
+import time
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,8 @@ DEFAULTS: dict[str, Any] = {
     "REMEMBER_COOKIE_SAMESITE": "Lax",
     "WTF_CSRF_TIME_LIMIT": None,  # tokens live as long as the session
     "MAX_CONTENT_LENGTH": 16 * 1024 * 1024,
+    # A pooled PostgreSQL connection idle this long is pinged before use (see _ping_idle).
+    "DATABASE_PING_IDLE_SECONDS": 10.0,
 }
 
 CONTENT_SECURITY_POLICY = (
@@ -54,6 +57,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     with app.app_context():
         if db.engine.dialect.name == "sqlite":
             _tune_sqlite(db.engine)
+        else:
+            _ping_idle(db.engine, float(app.config["DATABASE_PING_IDLE_SECONDS"]))
 
     _register_blueprints(app)
     _register_error_handlers(app)
@@ -65,8 +70,32 @@ def engine_options(url: str) -> dict[str, Any]:
     """Return create_engine options for url: pool sizing per engine."""
     options: dict[str, Any] = {"url": url}
     if sa.make_url(url).get_backend_name() == "postgresql":
-        options.update(pool_size=10, max_overflow=10, pool_pre_ping=True)
+        options.update(pool_size=10, max_overflow=10)
     return options
+
+
+def _ping_idle(engine: sa.Engine, idle_seconds: float) -> None:
+    """Check a pooled connection that sat idle for idle_seconds before handing it out.
+
+    A connection the server dropped meanwhile (a restart, an idle timeout) is replaced
+    instead of failing the request. Connections in steady use skip the ping: with
+    pool_pre_ping every request would pay one more round trip to the server.
+    """
+
+    @sa.event.listens_for(engine, "checkin")
+    def _on_checkin(_dbapi_connection: Any, record: Any) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    @sa.event.listens_for(engine, "checkout")
+    def _on_checkout(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        idle_since = record.info.get("idle_since")
+        if idle_since is None or time.monotonic() - idle_since < idle_seconds:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except engine.dialect.loaded_dbapi.Error as error:
+            # The pool discards this connection and hands out a fresh one.
+            raise sa.exc.DisconnectionError(str(error)) from error
 
 
 def _tune_sqlite(engine: sa.Engine) -> None:

@@ -14,6 +14,7 @@ from flask.testing import FlaskClient
 from models import Base, TaxonomyVersion, utcnow
 from review import create_app
 from review.extensions import alembic, db
+from review.services import queue, settings
 from review.services.taxonomy import default_rows
 
 from factories import POSTGRES_URL, app_config, reset_postgres
@@ -63,6 +64,8 @@ def session_app(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> 
 
 def wipe(app: Flask) -> None:
     """Empty every table and restore the default taxonomy, as a fresh migration leaves it."""
+    settings.forget()
+    queue.forget_sweeps()
     with app.app_context():
         engine = db.engine
         with engine.begin() as conn:

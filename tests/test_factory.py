@@ -5,9 +5,13 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
 from review import create_app
 from review.config import ConfigError, from_environment, load_secret_key
+from review.extensions import db
+
+from factories import POSTGRES_URL, app_config
 
 
 def test_development_secret_is_generated_once_and_kept(tmp_path: Path) -> None:
@@ -107,3 +111,26 @@ def test_healthz_reports_unreachable_database(tmp_path: Path) -> None:
     response = app.test_client().get("/healthz")
     assert response.status_code == 503
     assert response.get_json()["database"] == "unreachable"
+
+
+@pytest.mark.skipif(not POSTGRES_URL, reason="needs TEST_DATABASE_URL (PostgreSQL)")
+@pytest.mark.parametrize(("idle_seconds", "status"), [(0.0, 200), (3600.0, 503)])
+def test_idle_postgres_connection_dropped_by_the_server_is_replaced(
+    tmp_path: Path, idle_seconds: float, status: int
+) -> None:
+    assert POSTGRES_URL
+    app = create_app(app_config(POSTGRES_URL, tmp_path, DATABASE_PING_IDLE_SECONDS=idle_seconds))
+    client = app.test_client()
+    with app.app_context():
+        engine = db.engine
+    with engine.connect() as conn:  # the pool's one connection, checked in again after
+        pid = conn.exec_driver_sql("SELECT pg_backend_pid()").scalar_one()
+    killer = sa.create_engine(POSTGRES_URL)
+    with killer.connect() as conn:
+        conn.exec_driver_sql(f"SELECT pg_terminate_backend({int(pid)})")
+    killer.dispose()
+    # With a ping, the dead connection is swapped for a new one; with none, the request
+    # meets the dropped connection (and the pool replaces it only afterwards).
+    assert client.get("/healthz").status_code == status
+    assert client.get("/healthz").status_code == 200
+    engine.dispose()

@@ -165,7 +165,12 @@ def revoke_token(session: Session, actor: User | None, token_id: int) -> ApiToke
 
 def user_for_token(session: Session, secret: str) -> User | None:
     """Return the active user a live token acts as, or None."""
-    token = session.scalar(sa.select(ApiToken).where(ApiToken.token_hash == _hash_token(secret)))
-    if token is None or token.revoked_at is not None or not token.user.active:
-        return None
-    return token.user
+    return session.scalar(
+        sa.select(User)
+        .join(ApiToken, ApiToken.user_id == User.id)
+        .where(
+            ApiToken.token_hash == _hash_token(secret),
+            ApiToken.revoked_at.is_(None),
+            User.active,
+        )
+    )

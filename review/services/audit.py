@@ -8,6 +8,8 @@ from sqlalchemy.orm import Session
 
 from models import AuditEvent, User
 
+_INSERT = sa.insert(AuditEvent.__table__)
+
 
 def record(
     session: Session,
@@ -16,18 +18,21 @@ def record(
     target_type: str = "",
     target_id: object = "",
     changes: dict[str, Any] | None = None,
-) -> AuditEvent:
-    """Add one audit event to the caller's transaction."""
-    event = AuditEvent(
-        actor_id=actor.id if actor is not None else None,
-        actor_name=actor.username if actor is not None else "system",
-        action=action,
-        target_type=target_type,
-        target_id=str(target_id),
-        changes=changes or {},
+) -> None:
+    """Write one audit event in the caller's transaction."""
+    # A plain INSERT, not an ORM object: every claim and decision writes one, and nothing
+    # reads the event back in the same transaction.
+    session.execute(
+        _INSERT,
+        {
+            "actor_id": actor.id if actor is not None else None,
+            "actor_name": actor.username if actor is not None else "system",
+            "action": action,
+            "target_type": target_type,
+            "target_id": str(target_id),
+            "changes": changes or {},
+        },
     )
-    session.add(event)
-    return event
 
 
 def list_events(

@@ -23,7 +23,6 @@ from models import (
     Item,
     ItemStatus,
     Role,
-    Setting,
     Skip,
     TaxonomyVersion,
     User,
@@ -109,14 +108,6 @@ def sensitive_slugs(session: Session) -> set[str]:
 def lease_length(session: Session) -> timedelta:
     """Return how long a claim lasts without a heartbeat."""
     return timedelta(minutes=float(settings.get(session, "lease_minutes")))
-
-
-def _numbers(session: Session, *keys: str) -> dict[str, float]:
-    """Return numeric settings in one query (the claim path reads two per request)."""
-    rows = dict(
-        session.execute(sa.select(Setting.key, Setting.value).where(Setting.key.in_(keys))).all()
-    )
-    return {k: float(rows[k]["value"]) if k in rows else settings.DEFAULTS[k] for k in keys}
 
 
 def _rare(session: Session, clause: sa.ColumnElement[bool]) -> sa.ColumnElement[bool]:
@@ -207,6 +198,27 @@ def release_expired(session: Session, now: datetime | None = None) -> list[int]:
     return ids
 
 
+# Claims sweep expired leases at most once per SWEEP_INTERVAL in each worker (per database): a
+# lease runs for minutes, so a lapsed item is back in the queue within seconds anyway, and the
+# claims in between save a query.
+SWEEP_INTERVAL = timedelta(seconds=5)
+_last_sweep: dict[sa.URL, datetime] = {}
+
+
+def _sweep_due(session: Session, now: datetime) -> bool:
+    url = session.get_bind().url
+    last = _last_sweep.get(url)
+    if last is not None and last <= now < last + SWEEP_INTERVAL:
+        return False
+    _last_sweep[url] = now
+    return True
+
+
+def forget_sweeps() -> None:
+    """Sweep on the next claim (after a change made behind this process's back, a test's wipe)."""
+    _last_sweep.clear()
+
+
 def _expire_cached(session: Session, item_ids: list[int]) -> None:
     # Bulk UPDATEs bypass the identity map; objects loaded earlier must reload.
     for item_id in item_ids:
@@ -284,9 +296,9 @@ def claim_next(
     ):
         raise Invalid.field("category", f"unknown category {category!r}")
     _lock_user(session, user)
-    release_expired(session, now)
-    limits = _numbers(session, "lease_minutes", "sensitive_daily_cap")
-    lease = timedelta(minutes=limits["lease_minutes"])
+    if _sweep_due(session, now):
+        release_expired(session, now)
+    lease = lease_length(session)
     held = _held(session, user)
     if held is not None:
         # Reopening the page is activity: the lease starts again.
@@ -296,7 +308,11 @@ def claim_next(
         return Claim(held, held.lease_expires_at, resumed=True)
 
     target = next_item_query(
-        user, category, set(user.excluded_categories or []), int(limits["sensitive_daily_cap"]), now
+        user,
+        category,
+        set(user.excluded_categories or []),
+        int(settings.get(session, "sensitive_daily_cap")),
+        now,
     )
     item = session.scalar(
         sa.update(Item)
@@ -325,23 +341,41 @@ def claim_next(
     return Claim(item, now + lease, resumed=False)
 
 
-def _take(session: Session, user: User, item_id: int, now: datetime, **values: Any) -> Item:
-    """End user's live claim on item_id with values in one UPDATE; raise Conflict if not held."""
-    item = session.scalar(
-        sa.update(Item)
-        .where(
-            Item.id == item_id,
-            Item.status == ItemStatus.CLAIMED,
-            Item.claimed_by_id == user.id,
-            Item.lease_expires_at > now,
-        )
-        .values(claimed_by_id=None, claimed_at=None, lease_expires_at=None, **values)
-        .returning(Item)
-        .execution_options(synchronize_session=False, populate_existing=True)
+def _take(
+    session: Session,
+    user: User,
+    item_id: int,
+    now: datetime,
+    only_if: sa.ColumnElement[bool] | None = None,
+    **values: Any,
+) -> tuple[Item, bool]:
+    """End user's live claim on item_id with values in one UPDATE; raise Conflict if not held.
+
+    With only_if, the UPDATE also requires it (and raises Conflict when it is false). Returns
+    the item and whether it was filed under a sensitive category.
+    """
+    conditions = [
+        Item.id == item_id,
+        Item.status == ItemStatus.CLAIMED,
+        Item.claimed_by_id == user.id,
+        Item.lease_expires_at > now,
+    ]
+    if only_if is not None:
+        conditions.append(only_if)
+    filed_sensitive = sa.func.coalesce(
+        sa.select(Category.sensitive).where(Category.slug == Item.queue_category).scalar_subquery(),
+        sa.false(),
     )
-    if item is None:
+    row = session.execute(
+        sa.update(Item)
+        .where(*conditions)
+        .values(claimed_by_id=None, claimed_at=None, lease_expires_at=None, **values)
+        .returning(Item, filed_sensitive)
+        .execution_options(synchronize_session=False, populate_existing=True)
+    ).first()
+    if row is None:
         raise _not_held(session, user, item_id, now)
-    return item
+    return row[0], bool(row[1])
 
 
 def _not_held(session: Session, user: User, item_id: int, now: datetime) -> Exception:
@@ -379,16 +413,28 @@ def decide(
     with the no-error outcome), Conflict unless user holds a live claim on item_id.
     """
     now = now or utcnow()
-    categories = _checked_label(session, label)
     if corrected_response is not None and label == NO_ERROR:
         raise Invalid.field("corrected_response", "only an error label can carry a correction")
-    item = _take(
-        session, user, item_id, now, status=ItemStatus.DECIDED, final_label=label, decided_at=now
-    )
+    # The label's check rides on the UPDATE; only a refused one looks closer at why.
+    label_in_force = sa.exists().where(Category.slug == label, Category.active)
+    try:
+        item, sensitive = _take(
+            session,
+            user,
+            item_id,
+            now,
+            only_if=label_in_force,
+            status=ItemStatus.DECIDED,
+            final_label=label,
+            decided_at=now,
+        )
+    except (Conflict, NotFound):
+        _checked_label(session, label)  # a bad label is the error to report
+        raise
     if item.second_review and kind == DecisionKind.FIRST:
         kind = DecisionKind.SECOND
     decision = _record_decision(
-        session, user, item, categories, label, kind, now, note, corrected_response
+        session, user, item, sensitive, label, kind, now, note, corrected_response
     )
     if kind == DecisionKind.SECOND:
         _close_second_review(session, user, item, label, now)
@@ -414,15 +460,14 @@ def _record_decision(
     session: Session,
     user: User,
     item: Item,
-    categories: dict[str, Any],
+    sensitive: bool,
     label: str,
     kind: DecisionKind,
     now: datetime,
     note: str = "",
     corrected_response: str | None = None,
 ) -> Decision:
-    """Store user's decision on item (sensitive if it was filed under a sensitive category)."""
-    filed = categories.get(item.queue_category or "")
+    """Store user's decision on item (sensitive: it was filed under a sensitive category)."""
     decision = Decision(
         item_id=item.id,
         reviewer_id=user.id,
@@ -431,7 +476,7 @@ def _record_decision(
         corrected_response=corrected_response,
         kind=kind,
         queue_category=item.queue_category,
-        sensitive=bool(filed and filed.sensitive),
+        sensitive=sensitive,
         # Evaluated inside the INSERT: the version in force when the decision is stored.
         taxonomy_version=sa.select(
             sa.func.coalesce(sa.func.max(TaxonomyVersion.id), 1)
@@ -560,8 +605,10 @@ def resolve_escalation(
     item.decided_at = now
     item.second_review = False
     item.claimed_by_id = item.claimed_at = item.lease_expires_at = None
+    filed = categories.get(item.queue_category or "")
+    sensitive = bool(filed and filed.sensitive)
     decision = _record_decision(
-        session, actor, item, categories, label, DecisionKind.ADJUDICATION, now, note
+        session, actor, item, sensitive, label, DecisionKind.ADJUDICATION, now, note
     )
     resolved = list(
         session.scalars(

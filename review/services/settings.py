@@ -1,7 +1,9 @@
 """Run-time settings the safety team or an admin can change, with their defaults."""
 
+import time
 from typing import Any
 
+import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from models import Setting, User
@@ -23,17 +25,41 @@ DEFAULTS: dict[str, Any] = {
 }
 
 
+# The claim and decision paths read settings on every request, so each worker keeps what it
+# read for CACHE_SECONDS (per database). A change made here is seen at once by this worker and
+# within CACHE_SECONDS by the others.
+CACHE_SECONDS = 5.0
+_cache: dict[sa.URL, tuple[float, dict[str, Any]]] = {}
+
+
 def get(session: Session, key: str) -> Any:
     """Return a setting's value, or its default."""
     if key not in DEFAULTS:
         raise KeyError(key)
-    row = session.get(Setting, key)
-    if row is None:
+    stored = _stored(session)
+    if key not in stored:
         return DEFAULTS[key]
-    value = row.value.get("value")
+    value = stored[key]
     if isinstance(DEFAULTS[key], dict):
         return {**DEFAULTS[key], **value}
     return value
+
+
+def _stored(session: Session) -> dict[str, Any]:
+    """Return every stored setting's value, {key: value}, read at most CACHE_SECONDS ago."""
+    url = session.get_bind().url
+    read_at, values = _cache.get(url, (float("-inf"), {}))
+    if time.monotonic() - read_at >= CACHE_SECONDS:
+        values = {
+            k: v.get("value") for k, v in session.execute(sa.select(Setting.key, Setting.value))
+        }
+        _cache[url] = (time.monotonic(), values)
+    return values
+
+
+def forget() -> None:
+    """Drop what this process read, for a change made behind its back (a restore, a test's wipe)."""
+    _cache.clear()
 
 
 def put(session: Session, actor: User | None, key: str, value: Any) -> None:
@@ -53,3 +79,6 @@ def put(session: Session, actor: User | None, key: str, value: Any) -> None:
         row.value = {"value": value}
     audit.record(session, actor, "setting.change", "setting", key, {"from": before, "to": value})
     session.flush()
+    # Read afresh from now on; and again should this transaction roll back.
+    forget()
+    sa.event.listen(session, "after_soft_rollback", lambda *_: forget(), once=True)

@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from models import AuditEvent, Decision, Flag, Item, ItemStatus, Role
 from review.api.openapi import PATHS
 from review.extensions import db
+from review.services import queue
 
 from factories import bearer, make_token, make_user
 
@@ -168,6 +169,7 @@ def test_expired_lease_is_409_and_item_back_in_queue(client, token, other_token)
     )
     assert response.status_code == 409 and "expired" in response.get_json()["error"]
     assert client.post("/api/v1/queue/heartbeat", headers=token).status_code == 409
+    queue.forget_sweeps()  # claims sweep every few seconds; let the next one
     assert _claim(client, other_token).get_json()["id"] == item.id
     expired = db.session.scalars(
         sa.select(AuditEvent).where(AuditEvent.action == "claim.expired")

@@ -208,6 +208,18 @@ def test_release_expired_lists_swept_items(session, reviewer, other) -> None:
     assert a.status == ItemStatus.OPEN and a.claimed_by_id is None
 
 
+def test_claims_sweep_expired_leases_once_per_interval(session, reviewer, other) -> None:
+    item = make_item(session)
+    queue.claim_next(session, reviewer, now=T0)
+    swept_at = T0 + timedelta(minutes=10) - timedelta(seconds=1)
+    assert queue.claim_next(session, other, now=swept_at) is None  # swept; the lease still runs
+    lapsed = T0 + timedelta(minutes=10, seconds=1)
+    # The lease ran out, but the last sweep is too recent for another one.
+    assert queue.claim_next(session, other, now=lapsed) is None
+    claim = queue.claim_next(session, other, now=swept_at + queue.SWEEP_INTERVAL)
+    assert claim is not None and claim.item.id == item.id
+
+
 def test_heartbeat_renews_lease(session, reviewer) -> None:
     item = make_item(session)
     queue.claim_next(session, reviewer, now=T0)
@@ -383,6 +395,13 @@ def _count_statements(session, action) -> int:
     return len(statements)
 
 
+def _claim_uncached(session, user, now) -> None:
+    # Each claim counted pays for the settings read and the lease sweep, as after a pause.
+    settings.forget()
+    queue.forget_sweeps()
+    queue.claim_next(session, user, now=now)
+
+
 def test_claim_query_count_is_constant(session, reviewer) -> None:
     queue.set_excluded_categories(session, reviewer, reviewer, ["violence"])
     counts = []
@@ -392,7 +411,7 @@ def test_claim_query_count_is_constant(session, reviewer) -> None:
         for n in range(size):
             make_item(session, float(n % 7), ["bias", "self_harm", None][n % 3])
         session.commit()
-        claim = functools.partial(queue.claim_next, session, reviewer, now=now)
+        claim = functools.partial(_claim_uncached, session, reviewer, now)
         counts.append(_count_statements(session, claim))
         session.commit()
         counts.append(_count_statements(session, claim))
