@@ -127,18 +127,23 @@ def _check_chars(value: str, path: str) -> None:
             raise Invalid.field(path, "contains an unpaired UTF-16 surrogate") from None
 
 
-def _text(value: Any, path: str, limit: int, *, allow_empty: bool = True) -> str:
+def _text(
+    value: Any, path: str, limit: int, *, allow_empty: bool = True, check_chars: bool = True
+) -> str:
     if not isinstance(value, str):
         raise Invalid.field(path, f"must be a string, not {_type_name(value)}")
     if len(value) > limit:
         raise Invalid.field(path, f"longer than {limit} characters")
-    _check_chars(value, path)
+    if check_chars:
+        _check_chars(value, path)
     if not allow_empty and not value.strip():
         raise Invalid.field(path, "must not be empty")
     return value
 
 
-def _messages(raw: Any, path: str, limits: Limits, sharegpt: bool) -> list[dict[str, str]]:
+def _messages(
+    raw: Any, path: str, limits: Limits, sharegpt: bool, check_chars: bool
+) -> list[dict[str, str]]:
     if not isinstance(raw, list):
         raise Invalid.field(path, f"must be an array of messages, not {_type_name(raw)}")
     if not raw:
@@ -165,6 +170,7 @@ def _messages(raw: Any, path: str, limits: Limits, sharegpt: bool) -> list[dict[
             f"{where}.{content_key}",
             limits.max_message_chars,
             allow_empty=False,
+            check_chars=check_chars,
         )
         messages.append({"role": role, "content": content})
     return messages
@@ -205,7 +211,7 @@ def _external_id(raw: dict[str, Any], prefix: str, limits: Limits, digest: str) 
     return f"sha256:{digest[:32]}"
 
 
-def _metadata(value: Any, path: str, limits: Limits) -> dict[str, Any]:
+def _metadata(value: Any, path: str, limits: Limits, check_chars: bool) -> dict[str, Any]:
     if value is None:
         return {}
     if not isinstance(value, dict):
@@ -220,14 +226,16 @@ def _metadata(value: Any, path: str, limits: Limits) -> dict[str, Any]:
             raise Invalid.field(path, f"nested deeper than {limits.max_metadata_depth} levels")
         if isinstance(node, dict):
             for key in node:
-                _check_chars(key, path)
+                if check_chars:
+                    _check_chars(key, path)
                 size += len(key) + 4
             children = node.values()
         else:
             children = node
         for child in children:
             if isinstance(child, str):
-                _check_chars(child, path)
+                if check_chars:
+                    _check_chars(child, path)
                 size += len(child) + 3
             elif isinstance(child, (dict, list)):
                 stack.append((child, depth + 1))
@@ -241,8 +249,14 @@ def _metadata(value: Any, path: str, limits: Limits) -> dict[str, Any]:
     return value
 
 
-def parse_flag(raw: Any, limits: Limits = Limits(), path: str = "") -> FlagIn:
-    """Validate one flag in any accepted format; raise Invalid naming the field."""
+def parse_flag(
+    raw: Any, limits: Limits = Limits(), path: str = "", check_chars: bool = True
+) -> FlagIn:
+    """Validate one flag in any accepted format; raise Invalid naming the field.
+
+    check_chars=False skips the search for NUL characters and lone surrogates in its strings,
+    for a flag decoded from JSON text that cannot hold them (see parse_line).
+    """
     prefix = f"{path}." if path else ""
     if not isinstance(raw, dict):
         raise Invalid.field(path or "flag", f"must be a JSON object, not {_type_name(raw)}")
@@ -250,7 +264,7 @@ def parse_flag(raw: Any, limits: Limits = Limits(), path: str = "") -> FlagIn:
     key = "conversations" if sharegpt else "messages"
     if key not in raw:
         raise Invalid.field(f"{prefix}messages", "is required")
-    messages = _messages(raw[key], f"{prefix}{key}", limits, sharegpt)
+    messages = _messages(raw[key], f"{prefix}{key}", limits, sharegpt, check_chars)
     digest = content_hash(messages)
     external_id = _external_id(raw, prefix, limits, digest)
 
@@ -261,11 +275,15 @@ def parse_flag(raw: Any, limits: Limits = Limits(), path: str = "") -> FlagIn:
         raise Invalid.field(f"{prefix}flag", f"must be an object, not {_type_name(flag)}")
     reason = flag.get("reason")
     reason = (
-        "" if reason is None else _text(reason, f"{prefix}flag.reason", limits.max_reason_chars)
+        ""
+        if reason is None
+        else _text(reason, f"{prefix}flag.reason", limits.max_reason_chars, check_chars=check_chars)
     )
     category = flag.get("category")
     if category is not None:
-        category = _text(category, f"{prefix}flag.category", 64).strip() or None
+        category = (
+            _text(category, f"{prefix}flag.category", 64, check_chars=check_chars).strip() or None
+        )
     flagged_at = _timestamp(flag.get("flagged_at"), f"{prefix}flag.flagged_at")
     index = flag.get("message_index")
     if index is not None and (isinstance(index, bool) or not isinstance(index, int)):
@@ -275,10 +293,12 @@ def parse_flag(raw: Any, limits: Limits = Limits(), path: str = "") -> FlagIn:
             f"{prefix}flag.message_index", f"must point at one of the {len(messages)} messages"
         )
 
-    metadata = _metadata(raw.get("metadata"), f"{prefix}metadata", limits)
+    metadata = _metadata(raw.get("metadata"), f"{prefix}metadata", limits, check_chars)
     label = raw.get("label")
     if label is not None:
-        label = _text(label, f"{prefix}label", 64, allow_empty=False).strip()
+        label = _text(
+            label, f"{prefix}label", 64, allow_empty=False, check_chars=check_chars
+        ).strip()
     return FlagIn(
         external_id=external_id,
         messages=messages,
@@ -321,4 +341,12 @@ def parse_line(line: bytes | str, limits: Limits = Limits()) -> FlagIn:
             raise Invalid.field("line", f"is not valid UTF-8 (byte {error.start})") from None
     if "\x00" in line:
         raise Invalid.field("line", "contains a NUL byte")
-    return parse_flag(parse_json(line), limits)
+    # Valid UTF-8 without NUL bytes spells neither NUL nor a lone surrogate: only a \u escape
+    # can put one into a decoded string. Lines without such an escape skip the per-string check.
+    check_chars = _RISKY_ESCAPE.search(line) is not None
+    return parse_flag(parse_json(line), limits, check_chars=check_chars)
+
+
+# \u0000 and the surrogate range \uD800-\uDFFF (an escaped backslash before the u only makes
+# a false alarm, which costs the full check).
+_RISKY_ESCAPE = re.compile(r"\\u(?:0000|[dD][89a-fA-F])")

@@ -175,6 +175,34 @@ def test_lone_surrogate_escape_is_refused() -> None:
     assert field_of(line) == "messages[0].content"
 
 
+@pytest.mark.parametrize("escape", ["\\u0000", "\\uD800", "\\udfff"])
+@pytest.mark.parametrize(
+    ("template", "field"),
+    [
+        ('"messages": [{"role": "user", "content": "a%sb"}]', "messages[0].content"),
+        ('"messages": [{"role": "user", "content": "a"}], "flag": {"reason": "%s"}', "flag.reason"),
+        (
+            '"messages": [{"role": "user", "content": "a"}], "flag": {"category": "c%s"}',
+            "flag.category",
+        ),
+        ('"messages": [{"role": "user", "content": "a"}], "label": "l%s"', "label"),
+        ('"messages": [{"role": "user", "content": "a"}], "metadata": {"k%s": 1}', "metadata"),
+        ('"messages": [{"role": "user", "content": "a"}], "metadata": {"k": ["%s"]}', "metadata"),
+    ],
+)
+def test_escaped_nul_or_lone_surrogate_is_refused_in_every_string(
+    escape: str, template: str, field: str
+) -> None:
+    line = '{"external_id": "x", ' + template % escape + "}"
+    assert field_of(line) == field
+
+
+def test_escaped_backslash_before_u0000_is_plain_text() -> None:
+    # Text that spells a backslash and then u0000: nothing to refuse (only a closer look).
+    line = '{"external_id": "x", "messages": [{"role": "user", "content": "a\\\\u0000 b"}]}'
+    assert parse_line(line).messages[0]["content"] == "a\\u0000 b"
+
+
 def test_limits_bound_messages_and_lines() -> None:
     small = Limits(max_messages=2, max_message_chars=5, max_line_bytes=200)
     assert field_of(native(messages=CONVERSATION * 2), small) == "messages"
