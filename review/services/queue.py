@@ -154,15 +154,20 @@ def sensitive_decided_today(session: Session, user: User, now: datetime) -> int:
 # -- claims ----------------------------------------------------------------------------------
 
 
-def _lock_user(session: Session, user: User) -> None:
-    # Serialises one reviewer's own claims (two tabs clicking at once) so that they can never
-    # hold two items; other reviewers are not blocked. SQLite's BEGIN IMMEDIATE already
-    # serialises every writer, so the statement is not sent there.
-    if session.get_bind().dialect.name == "sqlite":
-        return
-    session.execute(
-        sa.select(User.id).where(User.id == user.id).with_for_update(key_share=True)
-    ).all()
+def _lock_user(session: Session, user: User) -> Item | None:
+    """Serialise user's own claims; return the item they hold (live lease or not), if any.
+
+    Two tabs clicking at once must never hold two items, so on PostgreSQL the user's row is
+    locked first (other reviewers are not blocked). The claim is read by a second statement:
+    one that waited for the lock must see what the tab it waited for committed, and a
+    statement keeps the snapshot it started with. SQLite's BEGIN IMMEDIATE already
+    serialises every writer.
+    """
+    if session.get_bind().dialect.name != "sqlite":
+        session.execute(
+            sa.select(User.id).where(User.id == user.id).with_for_update(key_share=True)
+        ).all()
+    return _held(session, user)
 
 
 def release_expired(session: Session, now: datetime | None = None) -> list[int]:
@@ -295,11 +300,14 @@ def claim_next(
         and session.scalar(sa.select(Category.id).where(Category.slug == category)) is None
     ):
         raise Invalid.field("category", f"unknown category {category!r}")
-    _lock_user(session, user)
-    if _sweep_due(session, now):
+    held = _lock_user(session, user)
+    if held is not None and (held.lease_expires_at is None or held.lease_expires_at <= now):
+        # Their own claim ran out: it goes back to the queue (audited) like any other.
+        release_expired(session, now)
+        held = None
+    elif _sweep_due(session, now):
         release_expired(session, now)
     lease = lease_length(session)
-    held = _held(session, user)
     if held is not None:
         # Reopening the page is activity: the lease starts again.
         held.lease_expires_at = now + lease
@@ -640,7 +648,7 @@ def undo_last(session: Session, user: User, now: datetime | None = None) -> Item
     decision is older than the window, or the item has moved on since.
     """
     now = now or utcnow()
-    _lock_user(session, user)
+    held = _lock_user(session, user)
     last = session.scalar(
         sa.select(Decision)
         .where(Decision.reviewer_id == user.id)
@@ -652,7 +660,6 @@ def undo_last(session: Session, user: User, now: datetime | None = None) -> Item
             "nothing to undo: only your last decision, within 5 minutes, can be undone",
             [{"field": "decision", "message": "no decision of yours in the last 5 minutes"}],
         )
-    held = _held(session, user)
     if held is not None and held.id != last.item_id:
         _release(session, user, held)
     lease = lease_length(session)
@@ -749,16 +756,17 @@ def _beat(session: Session, user: User, now: datetime) -> None:
         .limit(1)
         .scalar_subquery()
     )
-    # One statement in the common case: the latest stretch is recent, so it grows to now.
+    # One statement in the common case: the latest stretch is recent, so it grows to now. A
+    # plain UPDATE: work intervals are only ever read back as columns, never as objects.
+    intervals = WorkInterval.__table__
     extended = session.execute(
-        sa.update(WorkInterval)
+        sa.update(intervals)
         .where(
-            WorkInterval.id == latest,
-            WorkInterval.last_beat_at >= now - WORK_GAP,
-            WorkInterval.last_beat_at <= now,
+            intervals.c.id == latest,
+            intervals.c.last_beat_at >= now - WORK_GAP,
+            intervals.c.last_beat_at <= now,
         )
         .values(last_beat_at=now)
-        .execution_options(synchronize_session="fetch")
     )
     if extended.rowcount:  # type: ignore[attr-defined]
         return

@@ -220,6 +220,23 @@ def test_claims_sweep_expired_leases_once_per_interval(session, reviewer, other)
     assert claim is not None and claim.item.id == item.id
 
 
+def test_reopening_after_own_lease_ran_out_is_a_new_claim_not_a_revival(
+    session, reviewer, other
+) -> None:
+    a = make_item(session, 2.0)
+    make_item(session, 1.0)
+    queue.claim_next(session, reviewer, now=T0)
+    assert queue.claim_next(session, other, now=T0 + timedelta(minutes=9, seconds=59))
+    # Within the sweep interval of that claim, yet reviewer's own lapsed claim is not revived.
+    reopened = queue.claim_next(session, reviewer, now=T0 + timedelta(minutes=10, seconds=1))
+    assert reopened is not None and not reopened.resumed
+    assert reopened.item.id == a.id  # still first in the queue, claimed afresh
+    expired = session.scalars(
+        sa.select(AuditEvent.target_id).where(AuditEvent.action == "claim.expired")
+    ).all()
+    assert expired == [str(a.id)]
+
+
 def test_heartbeat_renews_lease(session, reviewer) -> None:
     item = make_item(session)
     queue.claim_next(session, reviewer, now=T0)
