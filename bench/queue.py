@@ -8,7 +8,9 @@ the app (4 workers) and 1, 8 and 32 client threads, each a different reviewer wi
 keep-alive connection, loop POST /queue/claim then POST /flags/{id}/decision. On PostgreSQL the
 same client counts also run the bare loop the API cannot beat (the ceiling): one psycopg
 connection per thread, UPDATE ... WHERE id = (SELECT ... FOR UPDATE SKIP LOCKED) RETURNING, then
-an UPDATE marking the item decided, each in its own transaction. Between cells the consumed
+an UPDATE marking the item decided, each in its own transaction. The "floor" rows send two
+GET /healthz per pair through the same server: the cost of any two requests on this stack,
+which bounds every API built on it. Between cells the consumed
 items go back to the queue, so every cell sees the same queue size. EXPLAIN of the claim query
 is printed per engine and size (it must walk an index, not sort the open items).
 """
@@ -55,7 +57,7 @@ DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test_queue"
 class Cell:
     engine: str
     size: int
-    mode: str  # "api" or "ceiling"
+    mode: str  # "api", "floor" (two GET /healthz per pair) or "ceiling"
     clients: int
     pairs: int = 0
     seconds: float = 0.0
@@ -277,11 +279,16 @@ class Client:
         self.headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
         self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
 
-    def post(self, path: str, body: dict[str, object] | None = None) -> tuple[int, bytes]:
+    def get(self, path: str) -> tuple[int, bytes]:
+        return self.post(path, method="GET")
+
+    def post(
+        self, path: str, body: dict[str, object] | None = None, method: str = "POST"
+    ) -> tuple[int, bytes]:
         data = json.dumps(body).encode() if body is not None else b""
         for attempt in range(2):
             try:
-                self.conn.request("POST", path, body=data, headers=self.headers)
+                self.conn.request(method, path, body=data, headers=self.headers)
                 response = self.conn.getresponse()
                 return response.status, response.read()
             except (http.client.HTTPException, ConnectionError):
@@ -294,6 +301,11 @@ class Client:
 
 
 def run_api(cell: Cell, port: int, tokens: list[str], seconds: float) -> None:
+    """Claim and decide through the API; in mode "floor", two GET /healthz per pair instead.
+
+    The floor is what any two requests cost through this server: Flask, gunicorn, the HTTP
+    client and one SELECT 1 each. No claim+decide API on this stack can beat it.
+    """
     lock = threading.Lock()
     stop = time.monotonic() + seconds
     barrier = threading.Barrier(cell.clients + 1)
@@ -304,13 +316,19 @@ def run_api(cell: Cell, port: int, tokens: list[str], seconds: float) -> None:
         barrier.wait()
         while time.monotonic() < stop:
             started = time.perf_counter()
-            status, body = client.post("/api/v1/queue/claim")
+            if cell.mode == "floor":
+                status, body = client.get("/healthz")
+            else:
+                status, body = client.post("/api/v1/queue/claim")
             latencies.append((time.perf_counter() - started) * 1000)
             if status != 200:
                 errors += status != 204
                 break
-            item = json.loads(body)["id"]
-            status, _ = client.post(f"/api/v1/flags/{item}/decision", {"label": "bias"})
+            if cell.mode == "floor":
+                status, _ = client.get("/healthz")
+            else:
+                item = json.loads(body)["id"]
+                status, _ = client.post(f"/api/v1/flags/{item}/decision", {"label": "bias"})
             if status == 200:
                 pairs += 1
             else:
@@ -392,12 +410,13 @@ def bench_engine(
         port = free_port()
         server = start_gunicorn(url, instance, port, threads=max(8, max(clients) // 4))
         try:
-            for n in clients:
-                reset_queue(url)
-                cell = Cell(engine, size, "api", n)
-                run_api(cell, port, tokens, seconds)
-                cells.append(cell)
-                print(f"  api      {n:>2} clients: {cell.rate:8.1f}/s", file=sys.stderr)
+            for mode in ("api", "floor"):
+                for n in clients:
+                    reset_queue(url)
+                    cell = Cell(engine, size, mode, n)
+                    run_api(cell, port, tokens, seconds)
+                    cells.append(cell)
+                    print(f"  {mode:<8} {n:>2} clients: {cell.rate:8.1f}/s", file=sys.stderr)
         finally:
             server.terminate()
             server.wait(30)
@@ -426,7 +445,7 @@ def report(cells: list[Cell]) -> str:
     ceilings = {(c.engine, c.size, c.clients): c.rate for c in cells if c.mode == "ceiling"}
     for c in cells:
         ceiling = ceilings.get((c.engine, c.size, c.clients))
-        ratio = f"{c.rate / ceiling:.2f}x" if c.mode == "api" and ceiling else ""
+        ratio = f"{c.rate / ceiling:.2f}x" if c.mode != "ceiling" and ceiling else ""
         print(
             f"{c.engine:<10} {c.size:>10,} {c.mode:<8} {c.clients:>7} {c.rate:>9.1f} "
             f"{c.pct(0.50):>12.2f} {c.pct(0.99):>12.2f} {c.errors:>6} {ratio:>10}",
