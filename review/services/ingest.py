@@ -257,7 +257,10 @@ def check_labels(
 
 
 def _load_items(session: Session, ids: Collection[int]) -> dict[int, Item]:
-    # Conversations and metadata are never needed here: leave them in the database.
+    # Conversations and metadata are never needed here: leave them in the database. The rows
+    # are locked, in id order: a flag count read here is written back, and a concurrent batch
+    # must not count from the same old value. FOR NO KEY UPDATE, as the UPDATE itself takes:
+    # the KEY SHARE locks of the flags' foreign keys, which both batches hold, do not block it.
     if not ids:
         return {}
     query = (
@@ -265,6 +268,7 @@ def _load_items(session: Session, ids: Collection[int]) -> dict[int, Item]:
         .options(defer(Item.messages), defer(Item.meta))
         .where(_among(session, Item.id, ids))
         .order_by(Item.id)
+        .with_for_update(key_share=True)
     )
     return {item.id: item for item in session.scalars(query)}
 

@@ -1,4 +1,5 @@
-"""Many reviewers at once: every item is decided exactly once, without errors or deadlocks.
+"""Many writers at once: every item is decided exactly once and every flag counted, without
+errors or deadlocks.
 
 Each thread has its own app context, session and connection, and commits for real, as gunicorn
 workers would. PostgreSQL runs 32 threads (SKIP LOCKED); SQLite, with its single writer, 8.
@@ -11,9 +12,10 @@ import pytest
 import sqlalchemy as sa
 from flask import Flask
 
-from models import Decision, Item, ItemStatus, Role, User
+from models import Decision, Flag, Item, ItemStatus, Role, User
 from review.extensions import db
-from review.services import queue
+from review.services import ingest, queue
+from review.services.flagformat import parse_flag
 
 JOIN_SECONDS = 300
 
@@ -136,3 +138,40 @@ def test_one_reviewer_racing_tabs_holds_one_claim(app: Flask, tabs: int) -> None
     assert len(got) == tabs and len(set(got)) == 1
     held = db.session.scalars(sa.select(Item.id).where(Item.claimed_by_id == user_id)).all()
     assert held == [got[0]]
+
+
+def test_flags_arriving_together_on_one_item_are_all_counted(app: Flask) -> None:
+    # Each thread sends its own flags on the same conversation at the same moment, as
+    # concurrent API requests or overlapping imports would: no increment may be lost.
+    threads, rounds = 4, 5
+    first = parse_flag({"external_id": "shared", "messages": [{"role": "user", "content": "q"}]})
+    ingest.add_flags(db.session, None, [first])
+    db.session.commit()
+    errors: list[BaseException] = []
+    start = threading.Barrier(threads)
+
+    def sender(n: int) -> None:
+        with app.app_context():
+            try:
+                for r in range(rounds):
+                    flag = parse_flag(
+                        {
+                            "external_id": "shared",
+                            "messages": [{"role": "user", "content": "q"}],
+                            "flag": {"reason": f"thread {n} round {r}"},
+                        }
+                    )
+                    start.wait(JOIN_SECONDS)
+                    ingest.add_flags(db.session, None, [flag])
+                    db.session.commit()
+            except BaseException as error:
+                errors.append(error)
+                db.session.rollback()
+                start.abort()
+
+    _run([threading.Thread(target=sender, args=(n,)) for n in range(threads)])
+    assert errors == []
+    db.session.expire_all()
+    item = db.session.scalar(sa.select(Item).where(Item.external_id == "shared"))
+    assert item is not None and item.flag_count == 1 + threads * rounds
+    assert db.session.scalar(sa.select(sa.func.count(Flag.id))) == 1 + threads * rounds
