@@ -32,6 +32,7 @@ from models import (
     User,
     utcnow,
 )
+from models.base import UTCDateTime
 from review.errors import Invalid
 from review.services import audit, presort
 from review.services.flagformat import SLUG, FlagIn
@@ -110,7 +111,7 @@ def _insert_rows_postgres(
     """
     dialect = session.get_bind().dialect
     names = list(rows[0])
-    encoders = [_copy_encoder(table.c[name], dialect) for name in names]
+    encoders = [_encoder(table.c[name], dialect) for name in names]
     columns = ", ".join(names)
     stage = f"flagq_stage_{next(_stages)}"
     connection = session.connection()
@@ -140,11 +141,25 @@ def _insert_rows_postgres(
     return []
 
 
-def _copy_encoder(column: sa.Column[Any], dialect: sa.Dialect) -> Any:
-    """Return the function that turns a value into what COPY takes for column (None: as is)."""
+def _encoder(column: sa.Column[Any], dialect: sa.Dialect) -> Any:
+    """Return the function that turns a value into what the driver takes for column (or None).
+
+    JSON goes through this module's encoder (no ASCII escapes, no cycle check), and a time is
+    converted once however many rows repeat it (a batch's rows share their "now").
+    """
     if isinstance(column.type, sa.JSON):
         return _JSON.encode
-    return column.type.dialect_impl(dialect).bind_processor(dialect)
+    process = column.type.dialect_impl(dialect).bind_processor(dialect)
+    if process is None or not isinstance(column.type, UTCDateTime):
+        return process
+    last: list[Any] = [None, None]  # the last value in, and what it became
+
+    def convert(value: Any) -> Any:
+        if value is not last[0]:
+            last[:] = [value, process(value)]
+        return last[1]
+
+    return convert
 
 
 # Keys per look-up statement on SQLite, well under its limit of bound parameters.
@@ -168,13 +183,11 @@ def _insert_rows_sqlite(
     """
     dialect = session.get_bind().dialect
     names = list(rows[0])
-    processors = [
-        table.c[name].type.dialect_impl(dialect).bind_processor(dialect) for name in names
-    ]
+    encoders = [_encoder(table.c[name], dialect) for name in names]
     values = [
         tuple(
-            value if process is None else process(value)
-            for value, process in zip((row[name] for name in names), processors, strict=True)
+            value if encode is None else encode(value)
+            for value, encode in zip((row[name] for name in names), encoders, strict=True)
         )
         for row in rows
     ]
