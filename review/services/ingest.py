@@ -162,10 +162,6 @@ def _encoder(column: sa.Column[Any], dialect: sa.Dialect) -> Any:
     return convert
 
 
-# Keys per look-up statement on SQLite, well under its limit of bound parameters.
-SQLITE_KEYS_PER_QUERY = 5000
-
-
 def _insert_rows_sqlite(
     session: Session,
     table: sa.Table,
@@ -177,9 +173,10 @@ def _insert_rows_sqlite(
 
     SQLAlchemy's own executemany re-processes every row's parameters in Python, which cost
     more than the insert. SQLite cannot RETURN from an executemany, so with `returning` the
-    conflict keys already stored are read first and the new rows' columns after; that is
-    exact because every transaction of the app on SQLite holds the write lock from its BEGIN
-    (BEGIN IMMEDIATE, see review.create_app): no other writer can add a key in between.
+    rows stored are read back as those above the highest id before the insert. That is exact
+    because every transaction of the app on SQLite holds the write lock from its BEGIN (BEGIN
+    IMMEDIATE, see review.create_app), so no other writer adds rows in between, and SQLite gives
+    a new row the highest id plus one (it picks another only once an id reaches 2**63 - 1).
     """
     dialect = session.get_bind().dialect
     names = list(rows[0])
@@ -202,27 +199,10 @@ def _insert_rows_sqlite(
     if not returning:
         connection.exec_driver_sql(sql, values)
         return []
-    if not conflict:
-        raise ValueError("returning needs a conflict column on SQLite")
-    key = table.c[conflict]
-    keys = [row[conflict] for row in rows]
-    before = set(_select_keys(connection, [key], key, keys))
+    highest = connection.scalar(sa.select(sa.func.coalesce(sa.func.max(table.c.id), 0)))
     connection.exec_driver_sql(sql, values)
-    new_keys = [k for k in keys if k not in before]
-    if list(returning) == [conflict]:
-        return [(k,) for k in new_keys]
-    return _select_keys(connection, [table.c[name] for name in returning], key, new_keys)
-
-
-def _select_keys(
-    connection: sa.Connection, columns: list[Any], key: Any, keys: Sequence[Any]
-) -> list[Any]:
-    """Return `columns` of the rows whose `key` is in keys, in chunks of bound parameters."""
-    found: list[Any] = []
-    for start in range(0, len(keys), SQLITE_KEYS_PER_QUERY):
-        chunk = keys[start : start + SQLITE_KEYS_PER_QUERY]
-        found += connection.execute(sa.select(*columns).where(key.in_(chunk))).all()
-    return [row[0] if len(columns) == 1 else tuple(row) for row in found]
+    stored = sa.select(*(table.c[name] for name in returning)).where(table.c.id > highest)
+    return [tuple(row) for row in connection.execute(stored.order_by(table.c.id))]
 
 
 def _among(session: Session, column: Any, values: Collection[Any]) -> sa.ColumnElement[bool]:
