@@ -19,7 +19,9 @@ from review.extensions import db
 from review.services import ingest
 from review.services.flagformat import SLUG, FlagIn, Limits, limits_from, parse_line
 
-BATCH_LINES = 1000
+# Lines per committed batch: a crash loses at most this many, which a re-run completes. Fewer,
+# larger commits are the cheaper (5,000 ran about 10% faster than 1,000 on both engines).
+BATCH_LINES = 5000
 # The summary lists this many errors; past it only counts them, so memory stays flat.
 MAX_LISTED_ERRORS = 1000
 # PostgreSQL's deadlock_detected and serialization_failure: the batch is simply retried.
@@ -27,6 +29,11 @@ RETRYABLE = frozenset({"40P01", "40001"})
 RETRIES = 5
 GZIP_MAGIC = b"\x1f\x8b"
 SKIP_CHUNK = 1024 * 1024
+# On SQLite an import lets the write-ahead log grow to this many pages (about 40 MB) before
+# copying it into the database file, instead of SQLite's 1,000: the index pages a batch
+# rewrites are then copied once per ten or so batches rather than once per batch. The import
+# copies what is left when it ends, so web workers are not left with a long log to copy.
+SQLITE_IMPORT_CHECKPOINT_PAGES = 10_000
 PROGRESS_EVERY = 100
 
 
@@ -143,6 +150,7 @@ class Importer:
         self.labels = ingest.known_labels(db.session) if labeled else set()
         self.batch: list[tuple[str, int, FlagIn]] = []
         self.failed = False  # with --strict: a bad line was seen, nothing more is written
+        self.sqlite = db.engine.dialect.name == "sqlite"
 
     def feed(self, path: str, number: int, line: bytes | Invalid) -> None:
         """Take one line: reject it with its number, or queue it for the next batch."""
@@ -207,6 +215,11 @@ class Importer:
         self._store_one_by_one(batch)
 
     def _store(self, flags: list[FlagIn]) -> ingest.IngestResult:
+        if self.sqlite:
+            # A setting of the connection, which the pool may swap between batches.
+            db.session.connection().exec_driver_sql(
+                f"PRAGMA wal_autocheckpoint = {SQLITE_IMPORT_CHECKPOINT_PAGES}"
+            )
         return ingest.add_flags(
             db.session,
             None,
@@ -237,6 +250,13 @@ class Importer:
             db.session.rollback()
             self.summary.inserted = self.summary.duplicates = 0
             self.summary.new_items = self.summary.linked = 0
+        if self.sqlite:
+            # Outside any transaction (the app's connections begin every one IMMEDIATE).
+            connection = db.engine.raw_connection()
+            try:
+                connection.driver_connection.execute("PRAGMA wal_checkpoint(PASSIVE)")  # type: ignore[union-attr]
+            finally:
+                connection.close()
 
 
 @cli.command("import")
