@@ -10,7 +10,7 @@ overlapping data can run at once without failing or deadlocking on each other.
 import itertools
 import json
 from collections import Counter
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -110,9 +110,7 @@ def _insert_rows_postgres(
     statement or a JSON document of rows cost the server several times more.
     """
     dialect = session.get_bind().dialect
-    names = list(rows[0])
-    encoders = [_encoder(table.c[name], dialect) for name in names]
-    columns = ", ".join(names)
+    columns = ", ".join(rows[0])
     stage = f"flagq_stage_{next(_stages)}"
     connection = session.connection()
     # Names come from the model, never from input; the values travel through COPY.
@@ -123,13 +121,8 @@ def _insert_rows_postgres(
     driver = connection.connection.driver_connection
     assert driver is not None
     with driver.cursor() as cursor, cursor.copy(f"COPY {stage} ({columns}) FROM STDIN") as copy:
-        for row in rows:
-            copy.write_row(
-                [
-                    value if encode is None else encode(value)
-                    for value, encode in zip((row[n] for n in names), encoders, strict=True)
-                ]
-            )
+        for values in _encoded(table, rows, dialect):
+            copy.write_row(values)
     sql = f"INSERT INTO {table.name} ({columns}) SELECT {columns} FROM {stage}"  # noqa: S608
     if conflict:
         sql += f" ORDER BY {conflict} ON CONFLICT ({conflict}) DO NOTHING"
@@ -139,6 +132,19 @@ def _insert_rows_postgres(
         return sorted(stored, key=lambda row: row[0]) if conflict == returning[0] else stored
     connection.exec_driver_sql(sql)
     return []
+
+
+def _encoded(
+    table: sa.Table, rows: list[dict[str, Any]], dialect: sa.Dialect
+) -> Iterator[tuple[Any, ...]]:
+    """Yield each row's values (in its keys' order) as the driver takes them for table."""
+    names = list(rows[0])
+    encoders = [_encoder(table.c[name], dialect) for name in names]
+    for row in rows:
+        yield tuple(
+            value if encode is None else encode(value)
+            for value, encode in zip((row[name] for name in names), encoders, strict=True)
+        )
 
 
 def _encoder(column: sa.Column[Any], dialect: sa.Dialect) -> Any:
@@ -178,16 +184,8 @@ def _insert_rows_sqlite(
     IMMEDIATE, see review.create_app), so no other writer adds rows in between, and SQLite gives
     a new row the highest id plus one (it picks another only once an id reaches 2**63 - 1).
     """
-    dialect = session.get_bind().dialect
     names = list(rows[0])
-    encoders = [_encoder(table.c[name], dialect) for name in names]
-    values = [
-        tuple(
-            value if encode is None else encode(value)
-            for value, encode in zip((row[name] for name in names), encoders, strict=True)
-        )
-        for row in rows
-    ]
+    values = list(_encoded(table, rows, session.get_bind().dialect))
     # Names come from the model, never from input.
     sql = (
         f"INSERT INTO {table.name} ({', '.join(names)}) "  # noqa: S608
