@@ -81,15 +81,51 @@ def _insert_rows(
     """Insert rows in each engine's fastest way; skip conflicts on a unique column.
 
     Returns the `returning` columns of the rows stored (not of those skipped), in the order of
-    the conflict column when there is one. PostgreSQL COPYs the rows into a temporary table
-    and moves them over with one INSERT ... SELECT (see _insert_rows_postgres); SQLite gets
-    one executemany (see _insert_rows_sqlite).
+    the conflict column when there is one. On PostgreSQL a few rows (a flag posted as it
+    happens) go in as one JSON document (see _insert_few_rows_postgres), many rows through COPY
+    (see _insert_rows_postgres); SQLite gets one executemany (see _insert_rows_sqlite).
     """
     if not rows:
         return []
     if session.get_bind().dialect.name != "postgresql":
         return _insert_rows_sqlite(session, table, rows, conflict, returning)
+    if len(rows) < POSTGRES_COPY_ROWS:
+        return _insert_few_rows_postgres(session, table, rows, conflict, returning)
     return _insert_rows_postgres(session, table, rows, conflict, returning)
+
+
+# From this many rows on, COPY through a temporary table beats one JSON document (which costs
+# the server a second parse of every value) despite the table's creation: a single-flag batch
+# took 5.6 ms that way against 3.0 ms as a document.
+POSTGRES_COPY_ROWS = 100
+
+
+def _insert_few_rows_postgres(
+    session: Session,
+    table: sa.Table,
+    rows: list[dict[str, Any]],
+    conflict: str | None,
+    returning: Sequence[str],
+) -> list[Any]:
+    """INSERT ... SELECT FROM json_to_recordset(the rows as one bound JSON document).
+
+    One statement whatever the row count: a multi-row VALUES statement would make psycopg
+    re-parse thousands of placeholders and escape array literals in Python.
+    """
+    dialect = session.get_bind().dialect
+    columns = ", ".join(rows[0])
+    shape = ", ".join(f"{name} {table.c[name].type.compile(dialect=dialect)}" for name in rows[0])
+    # Names come from the model, never from input; the values travel as one bound document.
+    sql = (
+        f"INSERT INTO {table.name} ({columns}) SELECT {columns} "  # noqa: S608
+        f"FROM json_to_recordset(CAST(:rows AS json)) AS r({shape})"
+    )
+    if conflict:
+        sql += f" ORDER BY {conflict} ON CONFLICT ({conflict}) DO NOTHING"
+    if returning:
+        sql += f" RETURNING {', '.join(returning)}"
+    result = session.execute(sa.text(sql), {"rows": _JSON.encode(rows)})
+    return [tuple(row) for row in result] if returning else []
 
 
 _stages = itertools.count()
