@@ -39,10 +39,10 @@ def set_rate(session: Session, actor: User | None, category: str, rate: Any) -> 
         raise Invalid.field("rate", f"{rate!r} is not a number") from None
     if not 0.0 <= share <= 1.0:
         raise Invalid.field("rate", f"{share:g} is not between 0 and 1")
-    current = rates(session)
-    current[category] = share
-    settings.put(session, actor, "sampling", current)
-    return current
+    in_force = {key: float(value) for key, value in settings.current(session, "sampling").items()}
+    in_force[category] = share
+    settings.put(session, actor, "sampling", in_force)
+    return in_force
 
 
 def rate_for(in_force: dict[str, float], label: str, queue_category: str | None) -> float:

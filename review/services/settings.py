@@ -37,12 +37,27 @@ def get(session: Session, key: str) -> Any:
     if key not in DEFAULTS:
         raise KeyError(key)
     stored = _stored(session)
-    if key not in stored:
-        return DEFAULTS[key]
-    value = stored[key]
-    if isinstance(DEFAULTS[key], dict):
-        return {**DEFAULTS[key], **value}
-    return value
+    return _merged(key, stored.get(key), key in stored)
+
+
+def current(session: Session, key: str) -> Any:
+    """Return a setting's value read now, its row locked until the transaction ends.
+
+    For a change computed from the value in force: get() may answer from a cache seconds old,
+    and two such changes at once must not overwrite each other.
+    """
+    if key not in DEFAULTS:
+        raise KeyError(key)
+    row = session.get(Setting, key, with_for_update=True, populate_existing=True)
+    return _merged(key, row.value.get("value") if row else None, row is not None)
+
+
+def _merged(key: str, value: Any, stored: bool) -> Any:
+    # A fresh dict every time: callers may change what they get.
+    default = DEFAULTS[key]
+    if isinstance(default, dict):
+        return {**default, **value} if stored else dict(default)
+    return value if stored else default
 
 
 def _stored(session: Session) -> dict[str, Any]:
