@@ -7,7 +7,7 @@ from flask import Blueprint, jsonify, request
 from flask.typing import ResponseReturnValue
 
 from review.access import api_roles
-from review.errors import Malformed
+from review.errors import Invalid, Malformed
 from review.extensions import db
 from review.services import taxonomy
 
@@ -24,6 +24,26 @@ def json_body() -> Any:
         raise Malformed("JSON nested too deeply", [{"field": "body"}]) from None
     except ValueError as error:
         raise Malformed(f"malformed JSON: {error}", [{"field": "body"}]) from None
+
+
+def json_object(optional: bool = False) -> dict[str, Any]:
+    """Return the request's JSON object ({} for an empty body if optional); raise 400 or 422."""
+    if optional and not request.get_data(cache=True):
+        return {}
+    body = json_body()
+    if not isinstance(body, dict):
+        raise Invalid.field("body", "must be a JSON object")
+    return body
+
+
+def text_field(body: dict[str, Any], name: str, required: bool = False) -> str | None:
+    """Return body[name], a string (non-empty if required) or None if absent; raise Invalid."""
+    value = body.get(name)
+    if value is None and not required:
+        return None
+    if not isinstance(value, str) or (required and not value):
+        raise Invalid.field(name, "must be a non-empty string" if required else "must be a string")
+    return value
 
 
 @bp.get("/categories")

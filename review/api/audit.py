@@ -7,8 +7,8 @@ from flask.typing import ResponseReturnValue
 
 from models import Role
 from review.access import api_roles, bearer_user
-from review.api import bp, json_body
-from review.api.openapi import PATHS, error_response
+from review.api import bp, json_object, text_field
+from review.api.openapi import PATH_ID, PATHS, error_response, json_content
 from review.api.queue import decision_json
 from review.errors import Invalid
 from review.extensions import db
@@ -71,14 +71,9 @@ def escalations() -> ResponseReturnValue:
 @bp.post("/escalations/<int:escalation_id>/resolve")
 @api_roles(Role.AUDITOR, Role.ADMIN)
 def resolve_escalation(escalation_id: int) -> ResponseReturnValue:
-    body = json_body()
-    if not isinstance(body, dict):
-        raise Invalid.field("body", "must be a JSON object")
-    label, note = body.get("label"), body.get("note", "")
-    if not isinstance(label, str) or not label:
-        raise Invalid.field("label", "must be a non-empty string")
-    if not isinstance(note, str):
-        raise Invalid.field("note", "must be a string")
+    body = json_object()
+    label = text_field(body, "label", required=True) or ""
+    note = text_field(body, "note") or ""
     actor = bearer_user()
     decision = queue.resolve_escalation(db.session, actor, escalation_id, label, note)
     result = decision_json(decision, actor.username)
@@ -140,20 +135,16 @@ PATHS["/escalations/{id}/resolve"] = {
     "post": {
         "summary": "Settle an escalated item with a label: an adjudication decision",
         "security": [{"bearer": []}],
-        "parameters": [
-            {"name": "id", "in": "path", "required": True, "schema": {"type": "integer"}}
-        ],
+        "parameters": PATH_ID,
         "requestBody": {
             "required": True,
-            "content": {
-                "application/json": {
-                    "schema": {
-                        "type": "object",
-                        "required": ["label"],
-                        "properties": {"label": {"type": "string"}, "note": {"type": "string"}},
-                    }
+            **json_content(
+                {
+                    "type": "object",
+                    "required": ["label"],
+                    "properties": {"label": {"type": "string"}, "note": {"type": "string"}},
                 }
-            },
+            ),
         },
         "responses": {
             "200": {"description": "the adjudication decision"},

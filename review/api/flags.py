@@ -8,7 +8,7 @@ from flask.typing import ResponseReturnValue
 from models import Role
 from review.access import api_roles, bearer_user
 from review.api import bp, json_body
-from review.api.openapi import PATHS, error_response
+from review.api.openapi import PATH_ID, PATHS, error_response
 from review.errors import Invalid, TooLarge
 from review.extensions import db
 from review.services import ingest, items
@@ -123,9 +123,7 @@ PATHS["/flags/{id}"] = {
     "get": {
         "summary": "One flagged conversation with its flags, prediction and decisions",
         "security": [{"bearer": []}],
-        "parameters": [
-            {"name": "id", "in": "path", "required": True, "schema": {"type": "integer"}}
-        ],
+        "parameters": PATH_ID,
         "responses": {
             "200": {"description": "the item"},
             "401": error_response("no or bad token"),

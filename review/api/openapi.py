@@ -10,9 +10,18 @@ from review.api import bp
 ERROR = {"$ref": "#/components/schemas/Error"}
 
 
+# The integer id in a path such as /flags/{id}.
+PATH_ID = [{"name": "id", "in": "path", "required": True, "schema": {"type": "integer"}}]
+
+
+def json_content(schema: dict[str, Any]) -> dict[str, Any]:
+    """Return an OpenAPI body (request or response) of JSON in schema."""
+    return {"content": {"application/json": {"schema": schema}}}
+
+
 def error_response(description: str) -> dict[str, Any]:
     """Return an OpenAPI response whose body is the error shape."""
-    return {"description": description, "content": {"application/json": {"schema": ERROR}}}
+    return {"description": description, **json_content(ERROR)}
 
 
 # Each API module adds its paths here when it is imported.

@@ -3,37 +3,18 @@
 from datetime import datetime
 from typing import Any
 
-from flask import jsonify, request
+from flask import jsonify
 from flask.typing import ResponseReturnValue
 
 from models import Decision, Escalation, Item, Role
 from review.access import api_roles, bearer_user
-from review.api import bp, json_body
-from review.api.openapi import PATHS, SCHEMAS, error_response
-from review.errors import Conflict, Invalid
+from review.api import bp, json_object, text_field
+from review.api.openapi import PATH_ID, PATHS, SCHEMAS, error_response, json_content
+from review.errors import Conflict
 from review.extensions import db
 from review.services import items, presort, queue
 
 REVIEWERS = (Role.REVIEWER, Role.ADMIN)
-
-
-def _optional_body() -> dict[str, Any]:
-    """Return the JSON object sent, or {} when the body is empty."""
-    if not request.get_data(cache=True):
-        return {}
-    body = json_body()
-    if not isinstance(body, dict):
-        raise Invalid.field("body", "must be a JSON object")
-    return body
-
-
-def _text(body: dict[str, Any], name: str, required: bool = False) -> str | None:
-    value = body.get(name)
-    if value is None and not required:
-        return None
-    if not isinstance(value, str) or (required and not value):
-        raise Invalid.field(name, "must be a non-empty string" if required else "must be a string")
-    return value
 
 
 def claim_json(item: Item, lease_expires_at: datetime | None, resumed: bool) -> dict[str, Any]:
@@ -110,7 +91,7 @@ def queue_state() -> ResponseReturnValue:
 @bp.post("/queue/claim")
 @api_roles(*REVIEWERS)
 def claim() -> ResponseReturnValue:
-    category = _text(_optional_body(), "category")
+    category = text_field(json_object(optional=True), "category")
     result = queue.claim_next(db.session, bearer_user(), category=category)
     if result is None:
         db.session.commit()  # expired leases swept on the way are kept
@@ -123,17 +104,15 @@ def claim() -> ResponseReturnValue:
 @bp.post("/flags/<int:item_id>/decision")
 @api_roles(*REVIEWERS)
 def decision(item_id: int) -> ResponseReturnValue:
-    body = json_body()
-    if not isinstance(body, dict):
-        raise Invalid.field("body", "must be a JSON object")
+    body = json_object()
     user = bearer_user()
     stored = queue.decide(
         db.session,
         user,
         item_id,
-        _text(body, "label", required=True) or "",
-        note=_text(body, "note") or "",
-        corrected_response=_text(body, "corrected_response"),
+        text_field(body, "label", required=True) or "",
+        note=text_field(body, "note") or "",
+        corrected_response=text_field(body, "corrected_response"),
     )
     result = decision_json(stored, user.username)
     db.session.commit()
@@ -151,7 +130,7 @@ def skip(item_id: int) -> ResponseReturnValue:
 @bp.post("/flags/<int:item_id>/escalate")
 @api_roles(*REVIEWERS)
 def escalate(item_id: int) -> ResponseReturnValue:
-    note = _text(_optional_body(), "note") or ""
+    note = text_field(json_object(optional=True), "note") or ""
     result = escalation_json(queue.escalate(db.session, bearer_user(), item_id, note=note))
     db.session.commit()
     return jsonify(result), 201
@@ -189,16 +168,11 @@ def release() -> ResponseReturnValue:
 
 # -- OpenAPI ---------------------------------------------------------------------------------
 
-_ID = [{"name": "id", "in": "path", "required": True, "schema": {"type": "integer"}}]
 _AUTH = {
     "401": error_response("no or bad token"),
     "403": error_response("not a reviewer or admin token"),
 }
 _HELD = error_response("the caller does not hold a live claim on the item (never, lost, expired)")
-
-
-def _json(schema: dict[str, Any]) -> dict[str, Any]:
-    return {"content": {"application/json": {"schema": schema}}}
 
 
 SCHEMAS["ClaimedItem"] = {
@@ -260,7 +234,7 @@ PATHS["/queue/claim"] = {
         "security": [{"bearer": []}],
         "requestBody": {
             "required": False,
-            **_json(
+            **json_content(
                 {
                     "type": "object",
                     "properties": {"category": {"type": "string", "nullable": True}},
@@ -270,7 +244,7 @@ PATHS["/queue/claim"] = {
         "responses": {
             "200": {
                 "description": "the claimed item",
-                **_json({"$ref": "#/components/schemas/ClaimedItem"}),
+                **json_content({"$ref": "#/components/schemas/ClaimedItem"}),
             },
             "204": {"description": "nothing to review"},
             "400": error_response("malformed JSON"),
@@ -283,10 +257,10 @@ PATHS["/flags/{id}/decision"] = {
     "post": {
         "summary": "Decide the item the caller holds",
         "security": [{"bearer": []}],
-        "parameters": _ID,
+        "parameters": PATH_ID,
         "requestBody": {
             "required": True,
-            **_json(
+            **json_content(
                 {
                     "type": "object",
                     "required": ["label"],
@@ -301,7 +275,7 @@ PATHS["/flags/{id}/decision"] = {
         "responses": {
             "200": {
                 "description": "the stored decision",
-                **_json({"$ref": "#/components/schemas/Decision"}),
+                **json_content({"$ref": "#/components/schemas/Decision"}),
             },
             "400": error_response("malformed JSON"),
             **_AUTH,
@@ -315,7 +289,7 @@ PATHS["/flags/{id}/skip"] = {
     "post": {
         "summary": "Pass on the item the caller holds; it is not offered to them again",
         "security": [{"bearer": []}],
-        "parameters": _ID,
+        "parameters": PATH_ID,
         "responses": {
             "200": {"description": "skipped"},
             **_AUTH,
@@ -328,10 +302,10 @@ PATHS["/flags/{id}/escalate"] = {
     "post": {
         "summary": "Send the item the caller holds to the safety team, with a note",
         "security": [{"bearer": []}],
-        "parameters": _ID,
+        "parameters": PATH_ID,
         "requestBody": {
             "required": False,
-            **_json({"type": "object", "properties": {"note": {"type": "string"}}}),
+            **json_content({"type": "object", "properties": {"note": {"type": "string"}}}),
         },
         "responses": {
             "201": {"description": "the escalation"},
@@ -350,7 +324,7 @@ PATHS["/queue/undo"] = {
         "responses": {
             "200": {
                 "description": "the item, claimed again",
-                **_json({"$ref": "#/components/schemas/ClaimedItem"}),
+                **json_content({"$ref": "#/components/schemas/ClaimedItem"}),
             },
             **_AUTH,
             "409": error_response("no decision of the caller in the last 5 minutes"),
@@ -364,7 +338,7 @@ PATHS["/queue/heartbeat"] = {
         "responses": {
             "200": {
                 "description": "the new lease end",
-                **_json(
+                **json_content(
                     {
                         "type": "object",
                         "properties": {
@@ -385,7 +359,7 @@ PATHS["/queue/release"] = {
         "responses": {
             "200": {
                 "description": "the released item id, or null when none was held",
-                **_json(
+                **json_content(
                     {
                         "type": "object",
                         "properties": {"released": {"type": "integer", "nullable": True}},
