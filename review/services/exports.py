@@ -68,6 +68,7 @@ from models import (
 )
 from review.errors import Invalid
 from review.services import audit
+from review.services.lookup import among
 
 FORMATS = ("jsonl", "openai-chat", "sft", "dpo", "csv", "parquet")
 EXTENSIONS = {
@@ -524,14 +525,6 @@ def iter_entries(
                 yield entry
 
 
-def _of_items(connection: sa.Connection, column: Any) -> sa.ColumnElement[bool]:
-    # The batch's ids as one bound value: rendering a thousand-value IN list (and, on
-    # PostgreSQL, psycopg parsing it) cost more than running the query.
-    if connection.dialect.name == "postgresql":
-        return column == sa.any_(sa.bindparam("ids", type_=sa.ARRAY(sa.Integer)))
-    return column.in_(sa.bindparam("ids", expanding=True))
-
-
 def _decisions(
     connection: sa.Connection, ids: list[int], taxonomy: Taxonomy
 ) -> dict[int, list[dict[str, Any]]]:
@@ -548,9 +541,8 @@ def _decisions(
             User.username,
         )
         .outerjoin(User, User.id == Decision.reviewer_id)
-        .where(_of_items(connection, Decision.item_id))
-        .order_by(Decision.item_id, Decision.decided_at, Decision.id),
-        {"ids": ids},
+        .where(among(connection.dialect, Decision.item_id, ids))
+        .order_by(Decision.item_id, Decision.decided_at, Decision.id)
     ).all()
     grouped: dict[int, list[dict[str, Any]]] = {}
     for item_id, label, kind, note, corrected, decided_at, version, reviewer in rows:
@@ -578,9 +570,8 @@ def _flags(connection: sa.Connection, ids: list[int]) -> dict[int, list[dict[str
             _plain_time(Flag.flagged_at),
             Flag.message_index,
         )
-        .where(_of_items(connection, Flag.item_id))
-        .order_by(Flag.item_id, Flag.flagged_at, Flag.id),
-        {"ids": ids},
+        .where(among(connection.dialect, Flag.item_id, ids))
+        .order_by(Flag.item_id, Flag.flagged_at, Flag.id)
     ).all()
     grouped: dict[int, list[dict[str, Any]]] = {}
     for item_id, reason, category, flagged_at, message_index in rows:

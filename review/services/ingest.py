@@ -16,7 +16,6 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session, defer
 
 from classifiers import training
@@ -36,6 +35,7 @@ from models.base import UTCDateTime
 from review.errors import Invalid
 from review.services import audit, presort
 from review.services.flagformat import SLUG, FlagIn
+from review.services.lookup import among
 
 ITEMS = Item.__table__
 FLAGS = Flag.__table__
@@ -239,18 +239,6 @@ def _insert_rows_sqlite(
     return [tuple(row) for row in connection.execute(stored.order_by(table.c.id))]
 
 
-def _among(session: Session, column: Any, values: Collection[Any]) -> sa.ColumnElement[bool]:
-    """Return `column IN values`; on PostgreSQL as `= ANY(one array parameter)`.
-
-    A batch looks up a thousand keys at once: as an IN list, psycopg re-parses a statement
-    with a thousand placeholders on every call and the server plans each one afresh.
-    """
-    ordered = sorted(values)
-    if session.get_bind().dialect.name == "postgresql":
-        return column == sa.any_(sa.bindparam(None, ordered, type_=postgresql.ARRAY(column.type)))
-    return column.in_(ordered)
-
-
 def known_labels(session: Session) -> set[str]:
     """Return every category slug a label may name (retired ones included)."""
     return set(session.scalars(sa.select(Category.slug)))
@@ -293,7 +281,7 @@ def _load_items(session: Session, ids: Collection[int]) -> dict[int, Item]:
     query = (
         sa.select(Item)
         .options(defer(Item.messages), defer(Item.meta))
-        .where(_among(session, Item.id, ids))
+        .where(among(session.get_bind().dialect, Item.id, ids))
         .order_by(Item.id)
         .with_for_update(key_share=True)
     )
@@ -322,6 +310,7 @@ def add_flags(
     if labeled:
         check_labels(session, actor, flags, create_categories)
     now = utcnow()
+    dialect = session.get_bind().dialect
     fingerprints = [f.fingerprint for f in flags]
 
     # 1. Which ids are known already, and which conversations are stored under another id.
@@ -332,7 +321,7 @@ def add_flags(
     duplicate_of: dict[int, int | None] = {}
     for item_id, external_id, original in session.execute(
         sa.select(Item.id, Item.external_id, Item.duplicate_of_id).where(
-            _among(session, Item.external_id, first_by_id)
+            among(dialect, Item.external_id, first_by_id)
         )
     ):
         ids[external_id] = item_id
@@ -344,7 +333,11 @@ def add_flags(
             session.execute(
                 sa.select(Item.content_hash, sa.func.min(Item.id))
                 .where(
-                    _among(session, Item.content_hash, {f.content_hash for f in candidates}),
+                    among(
+                        session.get_bind().dialect,
+                        Item.content_hash,
+                        {f.content_hash for f in candidates},
+                    ),
                     Item.duplicate_of_id.is_(None),
                 )
                 .group_by(Item.content_hash)
@@ -364,7 +357,7 @@ def add_flags(
         # Another import stored these between our look-up and our insert: they are known now.
         for item_id, external_id, original in session.execute(
             sa.select(Item.id, Item.external_id, Item.duplicate_of_id).where(
-                _among(session, Item.external_id, raced)
+                among(dialect, Item.external_id, raced)
             )
         ):
             ids[external_id] = item_id
