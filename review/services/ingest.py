@@ -486,11 +486,10 @@ def _insert_items(
         decided = labeled and f.label is not None and not duplicate
         flagged_at = f.flagged_at or now
         prediction = predicted.get(f.external_id)
-        queue_category = f.category
-        uncertainty = presort.NO_MODEL_UNCERTAINTY
-        if prediction is not None:
-            queue_category = prediction.label or f.category
-            uncertainty = 1.0 - prediction.confidence if prediction.label is not None else 1.0
+        label, confidence = (
+            (prediction.label, prediction.confidence) if prediction else (None, None)
+        )
+        queue_category = label or f.category
         rows.append(
             {
                 "external_id": f.external_id,
@@ -506,7 +505,7 @@ def _insert_items(
                 "priority": presort.compute_priority(
                     weights,
                     severity.get(queue_category or "", presort.DEFAULT_SEVERITY),
-                    uncertainty,
+                    presort.uncertainty(prediction is not None, label, confidence),
                     flag_counts[f.external_id],
                     flagged_at,
                 ),
@@ -516,8 +515,8 @@ def _insert_items(
                 "created_at": now,
                 "final_label": f.label if decided else None,
                 "decided_at": now if decided else None,
-                "predicted_label": prediction.label if prediction else None,
-                "predicted_confidence": prediction.confidence if prediction else None,
+                "predicted_label": label,
+                "predicted_confidence": confidence,
                 "prediction_version_id": active.version_id if prediction and active else None,
             }
         )
@@ -530,12 +529,8 @@ def _insert_items(
             PREDICTIONS,
             [
                 {
-                    "item_id": new_ids[external_id],
-                    "version_id": active.version_id,
-                    "label": prediction.label,
-                    "confidence": prediction.confidence,
-                    "scores": prediction.scores,
-                    "created_at": now,
+                    **presort.prediction_row(new_ids[external_id], active.version_id, prediction),
+                    "created_at": now,  # the bulk insert applies no column defaults
                 }
                 for external_id, prediction in sorted(predicted.items())
                 if external_id in new_ids

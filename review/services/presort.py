@@ -133,15 +133,7 @@ def predict_items(
         item.prediction_version_id = active.version_id
         if prediction.label is not None:
             item.queue_category = prediction.label
-        rows.append(
-            {
-                "item_id": item.id,
-                "version_id": active.version_id,
-                "label": prediction.label,
-                "confidence": prediction.confidence,
-                "scores": prediction.scores,
-            }
-        )
+        rows.append(prediction_row(item.id, active.version_id, prediction))
     session.execute(
         sa.delete(Prediction).where(
             Prediction.version_id == active.version_id,
@@ -157,16 +149,36 @@ def refresh_priorities(session: Session, items: Sequence[Item]) -> None:
     w = weights(session)
     severity = dict(session.execute(sa.select(Category.slug, Category.severity)).all())
     for item in items:
-        if item.prediction_version_id is None:
-            uncertainty = NO_MODEL_UNCERTAINTY
-        elif item.predicted_label is None:
-            uncertainty = 1.0
-        else:
-            uncertainty = 1.0 - (item.predicted_confidence or 0.0)
         item.priority = compute_priority(
             w,
             severity.get(item.queue_category or "", DEFAULT_SEVERITY),
-            uncertainty,
+            uncertainty(
+                item.prediction_version_id is not None,
+                item.predicted_label,
+                item.predicted_confidence,
+            ),
             item.flag_count,
             item.first_flagged_at,
         )
+
+
+def uncertainty(predicted: bool, label: str | None, confidence: float | None) -> float:
+    """Return how unsure the pre-sort is of an item: 1 when the model abstained."""
+    if not predicted:
+        return NO_MODEL_UNCERTAINTY
+    if label is None:
+        return 1.0
+    return 1.0 - (confidence or 0.0)
+
+
+def prediction_row(
+    item_id: int, version_id: int, prediction: training.Prediction
+) -> dict[str, Any]:
+    """Return the Prediction row that records one prediction of an item."""
+    return {
+        "item_id": item_id,
+        "version_id": version_id,
+        "label": prediction.label,
+        "confidence": prediction.confidence,
+        "scores": prediction.scores,
+    }
