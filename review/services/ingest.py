@@ -80,10 +80,10 @@ def _insert_rows(
 ) -> list[Any]:
     """Insert rows in each engine's fastest way; skip conflicts on a unique column.
 
-    Returns the `returning` columns of the rows stored (not of those skipped), in the order of
-    the conflict column when there is one. On PostgreSQL a few rows (a flag posted as it
-    happens) go in as one JSON document (see _insert_few_rows_postgres), many rows through COPY
-    (see _insert_rows_postgres); SQLite gets one executemany (see _insert_rows_sqlite).
+    Returns the `returning` columns of the rows stored (not of those skipped). On PostgreSQL
+    a few rows (a flag posted as it happens) go in as one JSON document (see
+    _insert_few_rows_postgres), many rows through COPY (see _insert_rows_postgres); SQLite
+    gets one executemany (see _insert_rows_sqlite).
     """
     if not rows:
         return []
@@ -113,19 +113,27 @@ def _insert_few_rows_postgres(
     re-parse thousands of placeholders and escape array literals in Python.
     """
     dialect = session.get_bind().dialect
-    columns = ", ".join(rows[0])
     shape = ", ".join(f"{name} {table.c[name].type.compile(dialect=dialect)}" for name in rows[0])
-    # Names come from the model, never from input; the values travel as one bound document.
-    sql = (
-        f"INSERT INTO {table.name} ({columns}) SELECT {columns} "  # noqa: S608
-        f"FROM json_to_recordset(CAST(:rows AS json)) AS r({shape})"
-    )
+    # The values travel as one bound document.
+    source = f"json_to_recordset(CAST(:rows AS json)) AS r({shape})"
+    sql = _insert_from(table, list(rows[0]), source, conflict, returning)
+    result = session.execute(sa.text(sql), {"rows": _JSON.encode(rows)})
+    return [tuple(row) for row in result] if returning else []
+
+
+def _insert_from(
+    table: sa.Table, names: list[str], source: str, conflict: str | None, returning: Sequence[str]
+) -> str:
+    """Return INSERT INTO table SELECT names FROM source, skipping conflicts in key order."""
+    columns = ", ".join(names)
+    # Names come from the model, never from input.
+    sql = f"INSERT INTO {table.name} ({columns}) SELECT {columns} FROM {source}"  # noqa: S608
     if conflict:
+        # The fixed lock order that keeps overlapping imports from deadlocking.
         sql += f" ORDER BY {conflict} ON CONFLICT ({conflict}) DO NOTHING"
     if returning:
         sql += f" RETURNING {', '.join(returning)}"
-    result = session.execute(sa.text(sql), {"rows": _JSON.encode(rows)})
-    return [tuple(row) for row in result] if returning else []
+    return sql
 
 
 _stages = itertools.count()
@@ -141,9 +149,8 @@ def _insert_rows_postgres(
     """COPY rows into a temporary table dropped at commit, then INSERT ... SELECT them.
 
     COPY is the cheapest way into PostgreSQL, but it can neither skip conflicts nor return
-    ids; the INSERT from the staging table does both, in the conflict column's order (the
-    fixed lock order that keeps overlapping imports from deadlocking). A multi-row VALUES
-    statement or a JSON document of rows cost the server several times more.
+    ids; the INSERT from the staging table does both. A multi-row VALUES statement or a JSON
+    document of rows cost the server several times more.
     """
     dialect = session.get_bind().dialect
     columns = ", ".join(rows[0])
@@ -159,15 +166,10 @@ def _insert_rows_postgres(
     with driver.cursor() as cursor, cursor.copy(f"COPY {stage} ({columns}) FROM STDIN") as copy:
         for values in _encoded(table, rows, dialect):
             copy.write_row(values)
-    sql = f"INSERT INTO {table.name} ({columns}) SELECT {columns} FROM {stage}"  # noqa: S608
-    if conflict:
-        sql += f" ORDER BY {conflict} ON CONFLICT ({conflict}) DO NOTHING"
-    if returning:
-        sql += f" RETURNING {', '.join(returning)}"
-        stored = connection.exec_driver_sql(sql).all()
-        return sorted(stored, key=lambda row: row[0]) if conflict == returning[0] else stored
-    connection.exec_driver_sql(sql)
-    return []
+    result = connection.exec_driver_sql(
+        _insert_from(table, list(rows[0]), stage, conflict, returning)
+    )
+    return [tuple(row) for row in result] if returning else []
 
 
 def _encoded(
