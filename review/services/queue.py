@@ -154,7 +154,7 @@ def sensitive_decided_today(session: Session, user: User, now: datetime) -> int:
 # -- claims ----------------------------------------------------------------------------------
 
 
-def _lock_user(session: Session, user: User) -> Item | None:
+def _lock_claims(session: Session, user: User) -> Item | None:
     """Serialise user's own claims; return the item they hold (live lease or not), if any.
 
     Two tabs clicking at once must never hold two items, so on PostgreSQL the user's row is
@@ -300,7 +300,7 @@ def claim_next(
         and session.scalar(sa.select(Category.id).where(Category.slug == category)) is None
     ):
         raise Invalid.field("category", f"unknown category {category!r}")
-    held = _lock_user(session, user)
+    held = _lock_claims(session, user)
     if held is not None and (held.lease_expires_at is None or held.lease_expires_at <= now):
         # Their own claim ran out: it goes back to the queue (audited) like any other.
         release_expired(session, now)
@@ -349,6 +349,13 @@ def claim_next(
     return Claim(item, now + lease, resumed=False)
 
 
+# Whether an item was filed under a sensitive category (its decisions count toward the cap).
+FILED_SENSITIVE = sa.func.coalesce(
+    sa.select(Category.sensitive).where(Category.slug == Item.queue_category).scalar_subquery(),
+    sa.false(),
+)
+
+
 def _take(
     session: Session,
     user: User,
@@ -370,15 +377,11 @@ def _take(
     ]
     if only_if is not None:
         conditions.append(only_if)
-    filed_sensitive = sa.func.coalesce(
-        sa.select(Category.sensitive).where(Category.slug == Item.queue_category).scalar_subquery(),
-        sa.false(),
-    )
     row = session.execute(
         sa.update(Item)
         .where(*conditions)
         .values(claimed_by_id=None, claimed_at=None, lease_expires_at=None, **values)
-        .returning(Item, filed_sensitive)
+        .returning(Item, FILED_SENSITIVE)
         .execution_options(synchronize_session=False, populate_existing=True)
     ).first()
     if row is None:
@@ -437,7 +440,7 @@ def decide(
             decided_at=now,
         )
     except (Conflict, NotFound):
-        _checked_label(session, label)  # a bad label is the error to report
+        _check_label(session, label)  # a bad label is the error to report
         raise
     if item.second_review and kind == DecisionKind.FIRST:
         kind = DecisionKind.SECOND
@@ -453,15 +456,10 @@ def decide(
     return decision
 
 
-def _checked_label(session: Session, label: str) -> dict[str, Any]:
-    """Return the categories by slug; raise Invalid unless label is an active one."""
-    categories = {
-        c.slug: c
-        for c in session.execute(sa.select(Category.slug, Category.active, Category.sensitive))
-    }
-    if label not in categories or not categories[label].active:
+def _check_label(session: Session, label: str) -> None:
+    """Raise Invalid unless label is an active category."""
+    if not session.scalar(sa.select(Category.active).where(Category.slug == label)):
         raise Invalid.field("label", f"unknown or retired category {label!r}")
-    return categories
 
 
 def _record_decision(
@@ -605,18 +603,19 @@ def resolve_escalation(
             f"escalation {escalation_id} was resolved already",
             [{"field": "id", "message": "resolved already"}],
         )
-    categories = _checked_label(session, label)
-    item = session.get(Item, escalation.item_id, populate_existing=True)
-    assert item is not None  # the foreign key cascades deletes
+    _check_label(session, label)
+    item, sensitive = session.execute(
+        sa.select(Item, FILED_SENSITIVE)
+        .where(Item.id == escalation.item_id)
+        .execution_options(populate_existing=True)
+    ).one()  # the foreign key cascades deletes: the item is there
     item.status = ItemStatus.DECIDED
     item.final_label = label
     item.decided_at = now
     item.second_review = False
     item.claimed_by_id = item.claimed_at = item.lease_expires_at = None
-    filed = categories.get(item.queue_category or "")
-    sensitive = bool(filed and filed.sensitive)
     decision = _record_decision(
-        session, actor, item, sensitive, label, DecisionKind.ADJUDICATION, now, note
+        session, actor, item, bool(sensitive), label, DecisionKind.ADJUDICATION, now, note
     )
     resolved = list(
         session.scalars(
@@ -648,7 +647,7 @@ def undo_last(session: Session, user: User, now: datetime | None = None) -> Item
     decision is older than the window, or the item has moved on since.
     """
     now = now or utcnow()
-    held = _lock_user(session, user)
+    held = _lock_claims(session, user)
     last = session.scalar(
         sa.select(Decision)
         .where(Decision.reviewer_id == user.id)
