@@ -21,7 +21,11 @@ ALL = "all"
 
 def rates(session: Session) -> dict[str, float]:
     """Return the sampling rates in force, {category or "all": share}."""
-    return {key: float(value) for key, value in settings.get(session, "sampling").items()}
+    return _shares(settings.get(session, "sampling"))
+
+
+def _shares(stored: dict[str, Any]) -> dict[str, float]:
+    return {key: float(value) for key, value in stored.items()}
 
 
 def set_rate(session: Session, actor: User | None, category: str, rate: Any) -> dict[str, float]:
@@ -39,7 +43,7 @@ def set_rate(session: Session, actor: User | None, category: str, rate: Any) -> 
         raise Invalid.field("rate", f"{rate!r} is not a number") from None
     if not 0.0 <= share <= 1.0:
         raise Invalid.field("rate", f"{share:g} is not between 0 and 1")
-    in_force = {key: float(value) for key, value in settings.current(session, "sampling").items()}
+    in_force = _shares(settings.current(session, "sampling"))
     in_force[category] = share
     settings.put(session, actor, "sampling", in_force)
     return in_force

@@ -45,6 +45,10 @@ def _label_choices(categories: list[Category] | None = None) -> list[SelectChoic
     return [SelectChoice(c.slug, c.name) for c in categories if c.active]
 
 
+def _sampling_choices(labels: list[SelectChoice]) -> list[SelectChoice]:
+    return [SelectChoice(sampling.ALL, "All categories"), *labels]
+
+
 @bp.get("/audit")
 def home() -> ResponseReturnValue:
     categories = taxonomy.list_categories(db.session)
@@ -58,7 +62,7 @@ def home() -> ResponseReturnValue:
         form.label.data = item.final_label or item.queue_category
         forms[escalation.id] = form
     sampling_form = SamplingForm()
-    sampling_form.category.choices = [SelectChoice(sampling.ALL, "All categories"), *labels]
+    sampling_form.category.choices = _sampling_choices(labels)
     return render_template(
         "audit/home.html",
         escalations=open_items,
@@ -106,7 +110,7 @@ def resolve(escalation_id: int) -> ResponseReturnValue:
 @bp.post("/audit/sampling")
 def set_sampling() -> ResponseReturnValue:
     form = SamplingForm()
-    form.category.choices = [SelectChoice(sampling.ALL, "All categories"), *_label_choices()]
+    form.category.choices = _sampling_choices(_label_choices())
     if not form.validate_on_submit():
         flash("Give a share between 0 and 1.", "error")
         return redirect(url_for("audit.home"))
