@@ -101,21 +101,37 @@ T0 = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
 _item_numbers = itertools.count(1)
 
 
-def make_item(session: Any, priority: float = 1.0, category: str | None = "factual_error") -> Item:
-    """Add one open item with one flag, each with content of its own."""
+def make_item(
+    session: Any,
+    priority: float = 1.0,
+    category: str | None = "factual_error",
+    *,
+    user_text: str = "hi",
+    reason: str | None = None,
+    message_index: int | None = None,
+    **extra: Any,
+) -> Item:
+    """Add one open item with one flag, each with content of its own; extra sets Item fields."""
     n = next(_item_numbers)
     item = Item(
         external_id=f"conv-{n}",
-        messages=[{"role": "user", "content": "hi"}, {"role": "assistant", "content": "x"}],
+        messages=[{"role": "user", "content": user_text}, {"role": "assistant", "content": "x"}],
         content_hash=f"{n:064d}",
         priority=priority,
         queue_category=category,
         flag_count=1,
+        **extra,
     )
     session.add(item)
     session.flush()
     session.add(
-        Flag(item_id=item.id, reason=f"reason {n}", category=category, fingerprint=f"f{n:063d}")
+        Flag(
+            item_id=item.id,
+            reason=f"reason {n}" if reason is None else reason,
+            category=category,
+            message_index=message_index,
+            fingerprint=f"f{n:063d}",
+        )
     )
     session.flush()
     return item

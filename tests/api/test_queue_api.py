@@ -1,46 +1,30 @@
 """The queue's JSON API: claim, decide, skip, escalate, undo, heartbeat, release."""
 
-import itertools
 from datetime import UTC, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
 
-from models import AuditEvent, Decision, Flag, Item, ItemStatus, Role
+from models import AuditEvent, Decision, Item, ItemStatus, Role
 from review.api.openapi import PATHS
 from review.extensions import db
 from review.services import queue
 
+import factories
 from factories import bearer, make_token, make_user
-
-_ids = itertools.count(1)
 
 
 def make_item(priority: float = 1.0, category: str | None = "factual_error", **extra) -> Item:
     """Add one open item with one flag (committed by the client's next request)."""
-    n = next(_ids)
-    item = Item(
-        external_id=f"api-{n}",
-        messages=[{"role": "user", "content": "<b>hi</b>"}, {"role": "assistant", "content": "x"}],
-        content_hash=f"{n:064d}",
-        priority=priority,
-        queue_category=category,
-        flag_count=1,
+    return factories.make_item(
+        db.session,
+        priority,
+        category,
+        user_text="<b>hi</b>",
+        reason="it made that up",
+        message_index=1,
         **extra,
     )
-    db.session.add(item)
-    db.session.flush()
-    db.session.add(
-        Flag(
-            item_id=item.id,
-            reason="it made that up",
-            category=category,
-            message_index=1,
-            fingerprint=f"a{n:063d}",
-        )
-    )
-    db.session.flush()
-    return item
 
 
 @pytest.fixture
@@ -169,7 +153,7 @@ def test_expired_lease_is_409_and_item_back_in_queue(client, token, other_token)
     )
     assert response.status_code == 409 and "expired" in response.get_json()["error"]
     assert client.post("/api/v1/queue/heartbeat", headers=token).status_code == 409
-    queue.forget_sweeps()  # claims sweep every few seconds; let the next one
+    queue.forget_sweeps()  # claims sweep at most every few seconds: let the next one sweep
     assert _claim(client, other_token).get_json()["id"] == item.id
     expired = db.session.scalars(
         sa.select(AuditEvent).where(AuditEvent.action == "claim.expired")
