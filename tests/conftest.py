@@ -7,17 +7,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import sqlalchemy as sa
 from flask import Flask, has_app_context
 from flask.testing import FlaskClient
 
-from models import Base, TaxonomyVersion, utcnow
 from review import create_app
 from review.extensions import alembic, db
-from review.services import queue, settings
-from review.services.taxonomy import default_rows
 
-from factories import POSTGRES_URL, app_config, reset_postgres
+from factories import POSTGRES_URL, app_config, reset_postgres, wipe
 
 CHROMIUM = Path("/usr/bin/chromium")
 REQUIRE_ALL = os.environ.get("FLAGQ_REQUIRE_ALL_ENGINES") == "1"
@@ -60,32 +56,6 @@ def session_app(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> 
     yield app
     with app.app_context():
         db.engine.dispose()
-
-
-def wipe(app: Flask) -> None:
-    """Empty every table and restore the default taxonomy, as a fresh migration leaves it."""
-    settings.forget()
-    queue.forget_sweeps()
-    with app.app_context():
-        engine = db.engine
-        with engine.begin() as conn:
-            tables = [t.name for t in reversed(Base.metadata.sorted_tables)]
-            if engine.dialect.name == "postgresql":
-                conn.exec_driver_sql(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE")
-            else:
-                for table in tables:
-                    conn.exec_driver_sql(f"DELETE FROM {table}")
-            conn.execute(sa.insert(Base.metadata.tables["categories"]), default_rows())
-            conn.execute(
-                sa.insert(TaxonomyVersion.__table__),
-                [
-                    {
-                        "summary": "default taxonomy",
-                        "mapping": {},
-                        "created_at": utcnow(),
-                    }
-                ],
-            )
 
 
 @pytest.fixture

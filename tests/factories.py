@@ -8,11 +8,13 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
+from flask import Flask
 from flask.testing import FlaskClient
 
-from models import Flag, Item, Role, User
+from models import Base, Flag, Item, Role, TaxonomyVersion, User, utcnow
 from review.extensions import db
-from review.services import accounts
+from review.services import accounts, queue, settings
+from review.services.taxonomy import default_rows
 
 TEST_SECRET = "test-secret-" + "x" * 40
 PASSWORD = "correct horse battery"
@@ -135,3 +137,29 @@ def make_item(
     )
     session.flush()
     return item
+
+
+def wipe(app: Flask) -> None:
+    """Empty every table and restore the default taxonomy, as a fresh migration leaves it."""
+    settings.forget()
+    queue.forget_sweeps()
+    with app.app_context():
+        engine = db.engine
+        with engine.begin() as conn:
+            tables = [t.name for t in reversed(Base.metadata.sorted_tables)]
+            if engine.dialect.name == "postgresql":
+                conn.exec_driver_sql(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE")
+            else:
+                for table in tables:
+                    conn.exec_driver_sql(f"DELETE FROM {table}")
+            conn.execute(sa.insert(Base.metadata.tables["categories"]), default_rows())
+            conn.execute(
+                sa.insert(TaxonomyVersion.__table__),
+                [
+                    {
+                        "summary": "default taxonomy",
+                        "mapping": {},
+                        "created_at": utcnow(),
+                    }
+                ],
+            )

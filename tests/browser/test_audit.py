@@ -3,7 +3,7 @@
 import re
 
 import sqlalchemy as sa
-from browser.test_review import add_item, at_item, read, sign_in
+from browser.test_review import add_item, read, sign_in, start
 from playwright.sync_api import Page, expect
 
 from models import Decision, DecisionKind, Escalation, Item, ItemStatus, Role
@@ -25,16 +25,14 @@ def test_second_review_disagreement_is_settled_on_the_audit_page(
     sampling.set_rate(db.session, None, "all", 1)
     db.session.commit()
     sign_in(page, live_server, "rita")
-    page.get_by_role("button", name="Start reviewing").click()
-    at_item(page, item_id)
+    start(page, item_id)
     expect(page.locator("#second-review")).to_have_count(0)
     page.get_by_role("button", name="Bias", exact=True).click()
     expect(page.get_by_text("No more conversations for you.")).to_be_visible()
     sign_out(page)
 
     sign_in(page, live_server, "otto")
-    page.get_by_role("button", name="Start reviewing").click()
-    at_item(page, item_id)
+    start(page, item_id)
     expect(page.locator("#second-review")).to_contain_text("Second review")
     page.get_by_role("button", name="Privacy", exact=True).click()
     expect(page.get_by_text("No more conversations for you.")).to_be_visible()

@@ -182,7 +182,9 @@ def test_active_classifier_predicts_new_items_in_the_same_batch(session) -> None
     session.commit()
     version = training.train_version(session, None).version
     session.commit()
-    result = ingest.add_flags(session, None, [flag("p1"), flag("p2"), flag("p3", text="p1")])
+    # Filed without a category: a queue category can only come from the prediction.
+    sent = [flag("p1", category=None), flag("p2", category=None), flag("p3", text="p1")]
+    result = ingest.add_flags(session, None, sent)
     session.commit()
     stored = items()
     for name in ("p1", "p2"):
@@ -199,10 +201,10 @@ def test_active_classifier_predicts_new_items_in_the_same_batch(session) -> None
     )
     assert predicted == {stored["p1"].id, stored["p2"].id}
     # Inserted already sorted: the queue category and priority are those a re-score would set.
+    assert any(stored[name].predicted_label for name in ("p1", "p2"))
     for name in ("p1", "p2"):
         item = stored[name]
-        if item.predicted_label is not None:
-            assert item.queue_category == item.predicted_label
+        assert item.queue_category == item.predicted_label
         inserted_priority = item.priority
         presort.refresh_priorities(session, [item])
         assert item.priority == pytest.approx(inserted_priority)

@@ -16,8 +16,7 @@ from review.extensions import db
 from review.services import demo, presort, training
 from review.services.flagformat import parse_flag
 
-from conftest import wipe
-from factories import TRAIN_REPORT_KEYS, make_user
+from factories import TRAIN_REPORT_KEYS, make_user, wipe
 
 
 def _decided_demo(count: int = 240) -> None:
@@ -101,6 +100,8 @@ def test_worse_model_is_stored_but_not_activated_unless_forced(app) -> None:
     worse = training.train_version(db.session, None)
     db.session.commit()
     assert not worse.activated
+    stored = db.session.get(ClassifierVersion, worse.version.id)
+    assert stored is not None and not stored.active and stored.artifact
     assert worse.active_macro_f1 is not None and worse.metrics["macro_f1"] < worse.active_macro_f1
     assert presort.active_model(db.session).version_id == first
     forced = training.train_version(db.session, None, force=True)

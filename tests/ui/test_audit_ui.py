@@ -14,7 +14,7 @@ HOSTILE = '<img src=x onerror="alert(1)"><script>alert(2)</script>'
 
 
 def _escalated(note: str = HOSTILE, category: str = "factual_error") -> tuple[Item, Escalation]:
-    reviewer = make_user(Role.REVIEWER, f"r{db.session.scalar(sa.select(sa.func.count(Item.id)))}")
+    reviewer = make_user(Role.REVIEWER)
     item = make_item(db.session, category=category)
     item.messages = [
         {"role": "user", "content": "what is 2+2?"},
@@ -95,7 +95,7 @@ def test_sampling_form_sets_a_rate_and_refuses_a_bad_one(client) -> None:
     )
     assert response.status_code == 302
     assert sampling.rates(db.session) == {"all": 0.0, "self_harm": 0.5}
-    assert "Self-harm:\n        50%" in _page(client)
+    assert re.search(r"Self-harm:\s*50%", _page(client))
 
 
 def test_escalations_api_lists_and_resolves(client) -> None:
