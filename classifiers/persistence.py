@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 # means the pipeline changed shape, and widening trust must be a reviewed change.
 TRUSTED_TYPES: list[str] = [
     "classifiers.features.to_columns",
+    "classifiers.vectorizer.WordVectorizer",
     "sklearn.calibration._CalibratedClassifier",
     "sklearn.calibration._TemperatureScaling",
 ]

@@ -7,8 +7,9 @@ from typing import TYPE_CHECKING
 from classifiers.features import FIELDS, to_columns
 
 if TYPE_CHECKING:
-    from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.pipeline import Pipeline
+
+    from classifiers.vectorizer import WordVectorizer
 
 SEED = 0
 
@@ -51,10 +52,10 @@ WHOLE_WORD_PATTERN = r"\S+"
 ABSTAIN_BELOW = 0.3
 
 
-def _words(max_features: int) -> TfidfVectorizer:
-    from sklearn.feature_extraction.text import TfidfVectorizer
+def _words(max_features: int) -> WordVectorizer:
+    from classifiers.vectorizer import WordVectorizer
 
-    return TfidfVectorizer(
+    return WordVectorizer(
         ngram_range=WORD_NGRAMS,
         sublinear_tf=True,
         min_df=MIN_DF,
@@ -62,10 +63,10 @@ def _words(max_features: int) -> TfidfVectorizer:
     )
 
 
-def _tokens() -> TfidfVectorizer:
-    from sklearn.feature_extraction.text import TfidfVectorizer
+def _tokens() -> WordVectorizer:
+    from classifiers.vectorizer import WordVectorizer
 
-    return TfidfVectorizer(token_pattern=WHOLE_WORD_PATTERN, lowercase=False)
+    return WordVectorizer(token_pattern=WHOLE_WORD_PATTERN, lowercase=False)
 
 
 def build_pipeline(seed: int = SEED) -> Pipeline:

@@ -1,5 +1,6 @@
 """Artifacts: skops bytes round-trip, and anything outside the pinned trusted types is refused."""
 
+import copy
 import io
 import os
 import zipfile
@@ -112,3 +113,25 @@ def test_artifact_is_compressed(model):
     data = dumps(model)
     with zipfile.ZipFile(io.BytesIO(data)) as archive:
         assert all(info.compress_type == zipfile.ZIP_DEFLATED for info in archive.infolist())
+
+
+def test_artifacts_from_before_the_word_vectorizer_still_load_and_agree(model):
+    # Models stored before WordVectorizer held sklearn's TfidfVectorizer: they load as they
+    # are and predict what the current class predicts.
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    from classifiers.vectorizer import WordVectorizer
+
+    old = copy.deepcopy(model)
+    replaced = 0
+    features = old.pipeline.named_steps["features"]
+    # The fitted vectorizers, and the unfitted ones the ColumnTransformer was built with.
+    for _, vectorizer, _ in features.transformers_ + features.transformers:
+        if isinstance(vectorizer, WordVectorizer):
+            vectorizer.__class__ = TfidfVectorizer
+            replaced += 1
+    assert replaced
+    data = dumps(old)
+    assert "classifiers.vectorizer.WordVectorizer" not in sio.get_untrusted_types(data=data)
+    items, _ = examples(30)
+    assert predict(loads(data), items) == predict(model, items)
