@@ -6,6 +6,12 @@ Usage: .venv/bin/python bench/classifier.py [DEV_DIR] [--train-n 50000] [--predi
 from __future__ import annotations
 
 import os
+import sys
+from pathlib import Path
+
+# Before any other import: the project root replaces this script's folder, whose other scripts
+# would shadow stdlib modules (bench/queue.py is not the queue module, which sklearn imports).
+sys.path[0] = str(Path(__file__).resolve().parent.parent)
 
 # One core for every BLAS/OpenMP pool, set before numpy loads, so the speed figures mean
 # "conversations per second per core".
@@ -15,9 +21,7 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 import argparse  # noqa: E402
 import itertools  # noqa: E402
 import json  # noqa: E402
-import sys  # noqa: E402
 import time  # noqa: E402
-from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
 from sklearn.feature_extraction.text import TfidfVectorizer  # noqa: E402
@@ -25,8 +29,6 @@ from sklearn.linear_model import LogisticRegression  # noqa: E402
 from sklearn.metrics import accuracy_score, f1_score  # noqa: E402
 from sklearn.pipeline import make_pipeline  # noqa: E402
 from threadpoolctl import threadpool_limits  # noqa: E402
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from classifiers.features import Example, example_from_flag  # noqa: E402
 from classifiers.metrics import expected_calibration_error  # noqa: E402
