@@ -148,19 +148,37 @@ def _decide(model: Model, proba: np.ndarray) -> tuple[np.ndarray, np.ndarray, li
     return top, confidence, chosen
 
 
+def probabilities(model: Model, examples: Sequence[Example]) -> np.ndarray:
+    """Return the (n, len(model.labels)) class probabilities of the examples, in one call."""
+    return model.pipeline.predict_proba(list(examples))
+
+
+def decisions(model: Model, proba: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Return each row's chosen label's index in model.labels (-1: abstain) and confidence."""
+    top, confidence, chosen = _decide(model, proba)
+    return np.where([label is not None for label in chosen], top, -1), confidence
+
+
+def as_predictions(
+    labels: Sequence[str], chosen: np.ndarray, confidence: np.ndarray, proba: np.ndarray
+) -> list[Prediction]:
+    """Return the Predictions that decisions() and probabilities() describe."""
+    return [
+        Prediction(
+            label=labels[index] if index >= 0 else None,
+            confidence=float(conf),
+            scores=dict(zip(labels, row, strict=True)),
+        )
+        for index, conf, row in zip(chosen.tolist(), confidence, proba.tolist(), strict=True)
+    ]
+
+
 def predict(model: Model, examples: Sequence[Example]) -> list[Prediction]:
     """Return one Prediction per example, in order, from a single batched pipeline call."""
     if len(examples) == 0:
         return []
-    proba = model.pipeline.predict_proba(list(examples))
-    _, confidence, chosen = _decide(model, proba)
-    rows = proba.tolist()
-    return [
-        Prediction(
-            label=label, confidence=float(conf), scores=dict(zip(model.labels, row, strict=True))
-        )
-        for label, conf, row in zip(chosen, confidence, rows, strict=True)
-    ]
+    proba = probabilities(model, examples)
+    return as_predictions(model.labels, *decisions(model, proba), proba)
 
 
 def evaluate(model: Model, examples: Sequence[Example], labels: Sequence[str]) -> dict:

@@ -1,22 +1,22 @@
 """flagq import: stream JSONL flags into the database, one committed batch at a time."""
 
-import gzip
+import contextlib
 import sys
-import zlib
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import IO, Any
+from typing import Any
 
 import click
 import sqlalchemy as sa
 from flask import current_app
 from tqdm import tqdm
 
-from review.cli import cli, emit, fail
+from classifiers.training import Prediction
+from review.cli import ahead, cli, emit, fail, say
+from review.cli.lines import open_input, read_lines
 from review.errors import DomainError, Invalid
 from review.extensions import db
-from review.services import ingest
+from review.services import ingest, presort
 from review.services.flagformat import SLUG, FlagIn, Limits, limits_from, parse_line
 
 # Lines per committed batch: a crash loses at most this many, which a re-run completes. Fewer,
@@ -27,8 +27,6 @@ MAX_LISTED_ERRORS = 1000
 # PostgreSQL's deadlock_detected and serialization_failure: the batch is simply retried.
 RETRYABLE = frozenset({"40P01", "40001"})
 RETRIES = 5
-GZIP_MAGIC = b"\x1f\x8b"
-SKIP_CHUNK = 1024 * 1024
 # On SQLite an import lets the write-ahead log grow to this many pages (about 40 MB) before
 # copying it into the database file, instead of SQLite's 1,000: the index pages a batch
 # rewrites are then copied once per ten or so batches rather than once per batch. The import
@@ -83,53 +81,15 @@ class Summary:
         return data
 
 
-@contextmanager
-def open_input(path: str) -> Iterator[IO[bytes]]:
-    """Open a path (or - for stdin) for binary reading, unpacking gzip by its magic bytes."""
-    if path == "-":
-        raw: IO[bytes] = sys.stdin.buffer
-        peek = getattr(raw, "peek", None)
-        head = peek(2)[:2] if peek else b""
-        owned = False
-    else:
-        raw = open(path, "rb")  # noqa: SIM115  (closed below)
-        head = raw.read(2)
-        raw.seek(0)
-        owned = True
-    try:
-        if head == GZIP_MAGIC or path.endswith(".gz"):
-            with gzip.GzipFile(fileobj=raw, mode="rb") as unpacked:
-                yield unpacked  # type: ignore[misc]
-        else:
-            yield raw
-    finally:
-        if owned:
-            raw.close()
+@dataclass(frozen=True)
+class Pending:
+    """A good line waiting for its batch."""
 
-
-def read_lines(stream: IO[bytes], max_bytes: int) -> Iterator[tuple[int, bytes | Invalid]]:
-    """Yield (line number, bytes or error), reading at most max_bytes + 1 bytes at a time."""
-    number = 0
-    while True:
-        try:
-            line = stream.readline(max_bytes + 1)
-        except (OSError, EOFError, zlib.error) as error:
-            yield number + 1, Invalid.field("file", f"cannot be read further ({error})")
-            return
-        if not line:
-            return
-        number += 1
-        if len(line) > max_bytes and not line.endswith(b"\n"):
-            # Skip the rest of the line a chunk at a time, then carry on with the next one.
-            try:
-                while (chunk := stream.readline(SKIP_CHUNK)) and not chunk.endswith(b"\n"):
-                    pass
-            except (OSError, EOFError, zlib.error) as error:
-                yield number, Invalid.field("file", f"cannot be read further ({error})")
-                return
-            yield number, Invalid.field("line", f"longer than {max_bytes} bytes")
-            continue
-        yield number, line
+    path: str
+    file: int  # the path's position among the command's paths (a path may be given twice)
+    number: int
+    crc: int  # of the line's bytes, to match the pre-sort helper's answer (0 without one)
+    flag: FlagIn
 
 
 def _retryable(error: sa.exc.DBAPIError) -> bool:
@@ -140,19 +100,36 @@ class Importer:
     """Parse, check and store lines a batch at a time; own the transactions."""
 
     def __init__(
-        self, summary: Summary, labeled: bool, create_categories: bool, strict: bool
+        self,
+        summary: Summary,
+        labeled: bool,
+        create_categories: bool,
+        strict: bool,
+        limits: Limits,
     ) -> None:
         self.summary = summary
         self.labeled = labeled
         self.create_categories = create_categories
         self.strict = strict
-        self.limits: Limits = limits_from(current_app.config.get("FLAGQ_LIMITS"))
+        self.limits = limits
         self.labels = ingest.known_labels(db.session) if labeled else set()
-        self.batch: list[tuple[str, int, FlagIn]] = []
+        self.batch: list[Pending] = []
         self.failed = False  # with --strict: a bad line was seen, nothing more is written
         self.sqlite = db.engine.dialect.name == "sqlite"
+        self.ahead: ahead.PredictionsAhead | None = None
+        self._told_failure = False
 
-    def feed(self, path: str, number: int, line: bytes | Invalid) -> None:
+    def predict_ahead(self, paths: Sequence[str]) -> None:
+        """Start the pre-sort helper (see review.cli.ahead) if a model is active and it can help."""
+        if not ahead.usable(paths):
+            return
+        active = presort.active_model(db.session)
+        if active is not None:
+            artifact = presort.artifact(db.session, active.version_id, active.created_at)
+            self.ahead = ahead.PredictionsAhead(paths, self.limits, active.version_id, artifact)
+        db.session.rollback()  # a read: on SQLite it holds the write lock until it ends
+
+    def feed(self, path: str, file: int, number: int, line: bytes | Invalid) -> None:
         """Take one line: reject it with its number, or queue it for the next batch."""
         if isinstance(line, bytes) and not line.strip():
             return  # blank lines (and the usual trailing newline) are no flags
@@ -165,7 +142,8 @@ class Importer:
         except DomainError as error:
             self.reject(path, number, str(error))
             return
-        self.batch.append((path, number, flag))
+        assert isinstance(line, bytes)
+        self.batch.append(Pending(path, file, number, ahead.crc(line) if self.ahead else 0, flag))
 
     def _check_label(self, label: str) -> None:
         if label in self.labels:
@@ -190,21 +168,31 @@ class Importer:
         batch, self.batch = self.batch, []
         if not batch or self.failed:
             return
-        flags = [flag for _, _, flag in batch]
+        self._flush(batch)
+        if self.ahead is not None:
+            self.ahead.forget((batch[-1].file, batch[-1].number))
+            if self.ahead.failure and not self._told_failure:
+                say(f"{self.ahead.failure}; this process predicts the rest")
+                self._told_failure = True
+
+    def _flush(self, batch: list[Pending]) -> None:
         if self.strict:
             try:
-                self.summary.add(self._store(flags))
+                self.summary.add(self._store(batch))
                 db.session.flush()
             except sa.exc.DBAPIError as error:
-                path, first = batch[0][0], batch[0][1]
                 message = str(error.orig).strip().splitlines()[0][:200]
-                self.reject(path, first, f"batch from this line could not be stored: {message}")
+                self.reject(
+                    batch[0].path,
+                    batch[0].number,
+                    f"batch from this line could not be stored: {message}",
+                )
                 return
             db.session.expunge_all()  # the transaction stays open; memory must not grow
             return
         for attempt in range(RETRIES):
             try:
-                result = self._store(flags)
+                result = self._store(batch)
                 db.session.commit()
                 self.summary.add(result)  # counted once committed, so a retry counts once
                 return
@@ -214,36 +202,46 @@ class Importer:
                     break
         self._store_one_by_one(batch)
 
-    def _store(self, flags: list[FlagIn]) -> ingest.IngestResult:
+    def _store(self, batch: list[Pending]) -> ingest.IngestResult:
         if self.sqlite:
             # A setting of the connection, which the pool may swap between batches.
             db.session.connection().exec_driver_sql(
                 f"PRAGMA wal_autocheckpoint = {SQLITE_IMPORT_CHECKPOINT_PAGES}"
             )
+        predicted = None
+        helper = self.ahead
+        if helper is not None:
+            lines = {id(p.flag): (p.file, p.number, p.crc) for p in batch}
+
+            def predicted(version_id: int, flags: Sequence[FlagIn]) -> list[Prediction | None]:
+                return helper.get(version_id, [lines[id(f)] for f in flags])
+
         return ingest.add_flags(
             db.session,
             None,
-            flags,
+            [p.flag for p in batch],
             source="import",
             labeled=self.labeled,
             create_categories=self.create_categories,
+            predicted=predicted,
         )
 
-    def _store_one_by_one(self, batch: list[tuple[str, int, FlagIn]]) -> None:
+    def _store_one_by_one(self, batch: list[Pending]) -> None:
         # The database refused the batch: find the lines it refuses and keep the others.
-        for path, number, flag in batch:
+        for pending in batch:
             try:
-                result = self._store([flag])
+                result = self._store([pending])
                 db.session.commit()
                 self.summary.add(result)
             except sa.exc.DBAPIError as error:
                 db.session.rollback()
                 message = str(error.orig).strip().splitlines()[0][:200]
-                self.summary.reject(path, number, f"could not be stored: {message}")
+                self.summary.reject(pending.path, pending.number, f"could not be stored: {message}")
 
     def finish(self) -> None:
         """Commit the --strict transaction if every line was good, else write nothing."""
         self.flush()
+        self.close()
         if self.strict and not self.failed:
             db.session.commit()
         elif self.strict:
@@ -257,6 +255,12 @@ class Importer:
                 connection.driver_connection.execute("PRAGMA wal_checkpoint(PASSIVE)")  # type: ignore[union-attr]
             finally:
                 connection.close()
+
+    def close(self) -> None:
+        """Stop the pre-sort helper, if there is one."""
+        if self.ahead is not None:
+            self.ahead.close()
+            self.ahead = None
 
 
 @cli.command("import")
@@ -278,6 +282,13 @@ class Importer:
     type=click.IntRange(1, 100_000),
     help="Lines per committed batch.",
 )
+@click.option(
+    "--predict-ahead/--no-predict-ahead",
+    default=True,
+    show_default=True,
+    help="Pre-sort in a second process reading the same files (with an active model, file "
+    "input and 2+ cores).",
+)
 @click.pass_context
 def import_command(
     ctx: click.Context,
@@ -286,13 +297,17 @@ def import_command(
     create_categories: bool,
     strict: bool,
     batch_size: int,
+    predict_ahead: bool,
 ) -> None:
     """Import JSONL flags (native, OpenAI chat or ShareGPT lines; .gz too; - for stdin)."""
     summary = Summary(several_files=len(paths) > 1)
     try:
-        importer = Importer(summary, labeled, create_categories, strict)
+        limits = limits_from(current_app.config.get("FLAGQ_LIMITS"))
     except ValueError as error:  # a bad FLAGQ_LIMITS setting
         raise fail(f"FLAGQ_LIMITS: {error}") from None
+    importer = Importer(summary, labeled, create_categories, strict, limits)
+    if predict_ahead:
+        importer.predict_ahead(paths)
     progress = tqdm(
         unit=" lines",
         file=sys.stderr,
@@ -300,12 +315,12 @@ def import_command(
         dynamic_ncols=True,
         smoothing=0.1,
     )
-    with progress:
+    with progress, contextlib.closing(importer):
         done = 0
-        for path in paths:
+        for file, path in enumerate(paths):
             with open_input(path) as stream:
-                for number, line in read_lines(stream, importer.limits.max_line_bytes):
-                    importer.feed(path, number, line)
+                for number, line in read_lines(stream, limits.max_line_bytes):
+                    importer.feed(path, file, number, line)
                     if len(importer.batch) >= batch_size:
                         importer.flush()
                     done += 1

@@ -10,7 +10,7 @@ overlapping data can run at once without failing or deadlocking on each other.
 import itertools
 import json
 from collections import Counter
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -50,6 +50,10 @@ def _json_default(value: Any) -> Any:
 
 
 _JSON = json.JSONEncoder(ensure_ascii=False, check_circular=False, default=_json_default)
+
+# Predictions made elsewhere (flagq import's second process): given the active version's id and
+# the flags to predict, a prediction for each, or None for each the caller must predict itself.
+Predicted = Callable[[int, Sequence[FlagIn]], Sequence[training.Prediction | None]]
 
 
 @dataclass
@@ -150,24 +154,29 @@ def _insert_rows_postgres(
 
     COPY is the cheapest way into PostgreSQL, but it can neither skip conflicts nor return
     ids; the INSERT from the staging table does both. A multi-row VALUES statement or a JSON
-    document of rows cost the server several times more.
+    document of rows cost the server several times more. Rows that need neither (a new item's
+    prediction) are COPYed straight into the table.
     """
     dialect = session.get_bind().dialect
     columns = ", ".join(rows[0])
-    stage = f"flagq_stage_{next(_stages)}"
+    staged = bool(conflict or returning)
+    target = f"flagq_stage_{next(_stages)}" if staged else table.name
     connection = session.connection()
     # Names come from the model, never from input; the values travel through COPY.
-    connection.exec_driver_sql(
-        f"CREATE TEMPORARY TABLE {stage} ON COMMIT DROP AS "  # noqa: S608
-        f"SELECT {columns} FROM {table.name} WITH NO DATA"
-    )
+    if staged:
+        connection.exec_driver_sql(
+            f"CREATE TEMPORARY TABLE {target} ON COMMIT DROP AS "  # noqa: S608
+            f"SELECT {columns} FROM {table.name} WITH NO DATA"
+        )
     driver = connection.connection.driver_connection
     assert driver is not None
-    with driver.cursor() as cursor, cursor.copy(f"COPY {stage} ({columns}) FROM STDIN") as copy:
+    with driver.cursor() as cursor, cursor.copy(f"COPY {target} ({columns}) FROM STDIN") as copy:
         for values in _encoded(table, rows, dialect):
             copy.write_row(values)
+    if not staged:
+        return []
     result = connection.exec_driver_sql(
-        _insert_from(table, list(rows[0]), stage, conflict, returning)
+        _insert_from(table, list(rows[0]), target, conflict, returning)
     )
     return [tuple(row) for row in result] if returning else []
 
@@ -297,6 +306,7 @@ def add_flags(
     source: str = "api",
     labeled: bool = False,
     create_categories: bool = False,
+    predicted: Predicted | None = None,
 ) -> IngestResult:
     """Store one batch of flags: new items, extra flags on known items, dedup by content.
 
@@ -304,6 +314,7 @@ def add_flags(
     flag (same time, reason and category) adds nothing; a new id whose content
     matches a stored conversation becomes a linked duplicate, never queued twice.
     With labeled, a new item's label becomes a past first decision.
+    `predicted` may hand over predictions made elsewhere (see Predicted).
     Raises Invalid for unknown labels (unless create_categories).
     """
     result = IngestResult()
@@ -351,7 +362,7 @@ def add_flags(
     distinct = Counter(f.external_id for f in dict(zip(fingerprints, flags, strict=True)).values())
     active = presort.active_model(session) if candidates else None
     new_ids, inside_batch = _insert_items(
-        session, candidates, canonical, distinct, labeled, now, active
+        session, candidates, canonical, distinct, labeled, now, active, predicted
     )
     result.new_items = len(new_ids)
     raced = [f.external_id for f in candidates if f.external_id not in new_ids]
@@ -459,6 +470,7 @@ def _insert_items(
     labeled: bool,
     now: datetime,
     active: presort.ActiveModel | None,
+    predicted: Predicted | None,
 ) -> tuple[dict[str, int], dict[str, str]]:
     """Insert the candidate items; return {external_id: id} of those stored, and in-batch links.
 
@@ -476,7 +488,7 @@ def _insert_items(
             first = first_with_hash.setdefault(f.content_hash, f.external_id)
             if first != f.external_id:
                 inside_batch[f.external_id] = first
-    predicted = _predict(active, candidates, canonical, inside_batch)
+    predictions = _predict(active, candidates, canonical, inside_batch, predicted)
     # The priority of presort.refresh_priorities, computed from plain values: building ORM
     # objects only to read a formula costs more than the insert.
     weights = presort.weights(session)
@@ -487,7 +499,7 @@ def _insert_items(
         duplicate = original is not None or f.external_id in inside_batch
         decided = labeled and f.label is not None and not duplicate
         flagged_at = f.flagged_at or now
-        prediction = predicted.get(f.external_id)
+        prediction = predictions.get(f.external_id)
         label, confidence = (
             (prediction.label, prediction.confidence) if prediction else (None, None)
         )
@@ -534,7 +546,7 @@ def _insert_items(
                     **presort.prediction_row(new_ids[external_id], active.version_id, prediction),
                     "created_at": now,  # the bulk insert applies no column defaults
                 }
-                for external_id, prediction in sorted(predicted.items())
+                for external_id, prediction in sorted(predictions.items())
                 if external_id in new_ids
             ],
         )
@@ -546,8 +558,13 @@ def _predict(
     candidates: Sequence[FlagIn],
     canonical: dict[str, int],
     inside_batch: dict[str, str],
+    predicted: Predicted | None,
 ) -> dict[str, training.Prediction]:
-    """Return the active model's prediction for each candidate that will be queued (or decided)."""
+    """Return the active model's prediction for each candidate that will be queued (or decided).
+
+    Those `predicted` hands over are taken as they are; the rest are predicted here, in one
+    batched call (the model is loaded only if some are left).
+    """
     if active is None:
         return {}
     originals = [
@@ -555,9 +572,16 @@ def _predict(
         for f in candidates
         if f.content_hash not in canonical and f.external_id not in inside_batch
     ]
-    examples = [presort.example_of(f) for f in originals]
-    predictions = training.predict(active.model, examples)
-    return {f.external_id: p for f, p in zip(originals, predictions, strict=True)}
+    given = list(predicted(active.version_id, originals)) if predicted else []
+    given += [None] * (len(originals) - len(given))
+    missing = [f for f, p in zip(originals, given, strict=True) if p is None]
+    made = iter(
+        training.predict(active.model, [presort.example_of(f) for f in missing]) if missing else []
+    )
+    return {
+        f.external_id: p if p is not None else next(made)
+        for f, p in zip(originals, given, strict=True)
+    }
 
 
 def _record_labels(

@@ -14,8 +14,8 @@ item's lead over a newer one from age is fixed when it is flagged.
 
 import math
 import threading
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -41,8 +41,15 @@ _model_cache: dict[tuple[str, int, datetime], training.Model] = {}
 
 @dataclass(frozen=True)
 class ActiveModel:
+    """The active classifier version; its model is loaded on first use, once per process."""
+
     version_id: int
-    model: training.Model
+    created_at: datetime
+    load: Callable[[], training.Model] = field(repr=False, compare=False)
+
+    @property
+    def model(self) -> training.Model:
+        return self.load()
 
 
 def weights(session: Session) -> dict[str, float]:
@@ -64,10 +71,11 @@ def compute_priority(
 
 
 def active_model(session: Session) -> ActiveModel | None:
-    """Return the active classifier version, loading each version once per process.
+    """Return the active classifier version, whose model each process loads once.
 
     Every request asks the database which version is active, so every worker
-    follows an activation or rollback without a restart.
+    follows an activation or rollback without a restart. Asking costs one query;
+    the model is read and loaded only when something is predicted with it.
     """
     row = session.execute(
         sa.select(ClassifierVersion.id, ClassifierVersion.created_at).where(
@@ -78,18 +86,35 @@ def active_model(session: Session) -> ActiveModel | None:
         return None
     version_id, created_at = row
     key = (str(session.get_bind().url), version_id, created_at)
-    with _cache_lock:
-        model = _model_cache.get(key)
-    if model is None:
-        artifact = session.scalar(
-            sa.select(ClassifierVersion.artifact).where(ClassifierVersion.id == version_id)
-        )
-        model = persistence.loads(artifact)
+
+    def load() -> training.Model:
         with _cache_lock:
-            _model_cache[key] = model
-            while len(_model_cache) > MODELS_KEPT:
-                del _model_cache[next(iter(_model_cache))]  # the least recently loaded
-    return ActiveModel(version_id, model)
+            model = _model_cache.get(key)
+        if model is None:
+            model = persistence.loads(artifact(session, version_id, created_at))
+            with _cache_lock:
+                _model_cache[key] = model
+                while len(_model_cache) > MODELS_KEPT:
+                    del _model_cache[next(iter(_model_cache))]  # the least recently loaded
+        return model
+
+    return ActiveModel(version_id, created_at, load)
+
+
+def artifact(session: Session, version_id: int, created_at: datetime) -> bytes:
+    """Return a classifier version's stored model (skops bytes).
+
+    The creation time tells a version from a later one that reuses its id (SQLite after a
+    delete, a re-created database); LookupError if the version is gone.
+    """
+    data = session.scalar(
+        sa.select(ClassifierVersion.artifact).where(
+            ClassifierVersion.id == version_id, ClassifierVersion.created_at == created_at
+        )
+    )
+    if data is None:
+        raise LookupError(f"classifier version {version_id} is no longer stored")
+    return data
 
 
 def example_for(item: Item, flag: Flag | None) -> features.Example:

@@ -5,6 +5,7 @@ from datetime import UTC, datetime
 import pytest
 import sqlalchemy as sa
 
+from classifiers import training as classifier
 from models import AuditEvent, Category, Decision, Flag, Item, ItemStatus, Prediction
 from review.errors import Invalid
 from review.extensions import db
@@ -177,11 +178,59 @@ def test_a_batch_is_a_handful_of_statements_whatever_its_size(session) -> None:
     assert again <= 14  # plus reading and updating the items that gained a flag
 
 
-def test_active_classifier_predicts_new_items_in_the_same_batch(session) -> None:
+def _active_version(session):
     demo.add_demo_flags(session, None, count=240, seed=11, decided_share=1.0)
     session.commit()
     version = training.train_version(session, None).version
     session.commit()
+    return version
+
+
+def test_predictions_made_elsewhere_are_stored_and_the_rest_predicted_here(session) -> None:
+    version = _active_version(session)
+    given = classifier.Prediction("bias", 0.97, {"bias": 0.97, "no_error": 0.03})
+    asked: list[tuple[int, list[str]]] = []
+
+    def predicted(version_id, flags):
+        asked.append((version_id, [f.external_id for f in flags]))
+        return [given if f.external_id == "g1" else None for f in flags]
+
+    sent = [flag("g1", category=None), flag("g2", category=None)]
+    ingest.add_flags(session, None, sent, predicted=predicted)
+    session.commit()
+    assert asked == [(version.id, ["g1", "g2"])]
+    stored = items()
+    assert (stored["g1"].predicted_label, stored["g1"].predicted_confidence) == ("bias", 0.97)
+    assert stored["g1"].queue_category == "bias"
+    scores = dict(
+        session.execute(
+            sa.select(Prediction.item_id, Prediction.scores).where(
+                Prediction.version_id == version.id
+            )
+        ).all()
+    )
+    assert scores[stored["g1"].id] == given.scores
+    # g2 was left to this process: the active model's own prediction.
+    model = presort.active_model(session).model
+    [own] = classifier.predict(model, [presort.example_of(sent[1])])
+    assert stored["g2"].predicted_confidence == pytest.approx(own.confidence)
+    assert scores[stored["g2"].id] == pytest.approx(own.scores)
+
+
+def test_the_model_is_not_loaded_when_every_prediction_is_given(session, monkeypatch) -> None:
+    _active_version(session)
+    monkeypatch.setattr(presort, "_model_cache", {})
+    given = classifier.Prediction(None, 0.2, {"bias": 0.2, "no_error": 0.2})
+    ingest.add_flags(
+        session, None, [flag("n1"), flag("n2")], predicted=lambda _, fs: [given] * len(fs)
+    )
+    session.commit()
+    assert presort._model_cache == {}
+    assert {i.predicted_label for i in items().values() if i.external_id in ("n1", "n2")} == {None}
+
+
+def test_active_classifier_predicts_new_items_in_the_same_batch(session) -> None:
+    version = _active_version(session)
     # Filed without a category: a queue category can only come from the prediction.
     sent = [flag("p1", category=None), flag("p2", category=None), flag("p3", text="p1")]
     result = ingest.add_flags(session, None, sent)

@@ -118,6 +118,7 @@ def test_a_reused_version_id_loads_the_new_model(app) -> None:
     training.train_version(db.session, None)
     db.session.commit()
     before = presort.active_model(db.session)
+    before_model = before.model
     db.session.rollback()
     wipe(app)  # a re-created database: the next version gets the same id
     _decided_demo()
@@ -125,7 +126,7 @@ def test_a_reused_version_id_loads_the_new_model(app) -> None:
     db.session.commit()
     after = presort.active_model(db.session)
     assert after.version_id == before.version_id
-    assert after.model is not before.model
+    assert after.model is not before_model
 
 
 def test_rollback_and_rescore(app) -> None:
