@@ -73,7 +73,10 @@ class PredictionsAhead:
         self.version_id = version_id
         self.failure: str | None = None
         self._labels: list[str] = []
-        self._found: dict[tuple[int, int], tuple[np.ndarray, int]] = {}
+        self._chunks: list[np.ndarray] = []  # the frames' rows, in the order they came
+        self._dropped = 0  # chunks forgotten from the front of that list
+        # (file, line) -> (CRC-32, number of its chunk, its index there)
+        self._found: dict[tuple[int, int], tuple[int, int, int]] = {}
         self._through: tuple[int, int] = (-1, -1)  # every line up to here has been answered
         self._done = False
         self._frames: queue.Queue[Any] = queue.Queue(maxsize=CHUNKS_AHEAD)
@@ -116,8 +119,16 @@ class PredictionsAhead:
         except (OSError, EOFError, ValueError, KeyError) as error:
             self._frames.put(error)
 
-    def _next_frame(self) -> None:
-        frame = self._frames.get()
+    def answered(self, through: tuple[int, int]) -> bool:
+        """Whether get() for lines up to (file, line) would return without waiting."""
+        while not self._done and self._through < through:
+            try:
+                self._take(self._frames.get_nowait())
+            except queue.Empty:
+                return False
+        return True
+
+    def _take(self, frame: Any) -> None:
         if isinstance(frame, list):
             self._labels = frame
         elif isinstance(frame, BaseException):
@@ -126,10 +137,12 @@ class PredictionsAhead:
             self._done = True
         else:
             rows = np.frombuffer(frame, dtype=_rows(len(self._labels)))
-            keys = zip(rows["file"].tolist(), rows["line"].tolist(), strict=True)
-            for index, key in enumerate(keys):
-                self._found[key] = (rows, index)
-            self._through = (int(rows["file"][-1]), int(rows["line"][-1]))
+            chunk = self._dropped + len(self._chunks)
+            self._chunks.append(rows)
+            files, numbers = rows["file"].tolist(), rows["line"].tolist()
+            for index, key in enumerate(zip(files, numbers, strict=True)):
+                self._found[key] = (int(rows["crc"][index]), chunk, index)
+            self._through = (files[-1], numbers[-1])
 
     def _fail(self, error: BaseException) -> None:
         if self._process.poll() is None:
@@ -152,25 +165,37 @@ class PredictionsAhead:
             return [None] * len(lines)
         last = max((file, number) for file, number, _ in lines)
         while not self._done and self._through < last:
-            self._next_frame()
-        answered = []  # (position in lines, the helper's row)
+            self._take(self._frames.get())
+        # Positions in `lines` and row indices, per chunk: rows are gathered a chunk at a time.
+        by_chunk: dict[int, tuple[list[int], list[int]]] = {}
         for position, (file, number, line_crc) in enumerate(lines):
             hit = self._found.get((file, number))
-            if hit is not None and int(hit[0]["crc"][hit[1]]) == line_crc:
-                answered.append((position, hit[0][hit[1]]))
+            if hit is not None and hit[0] == line_crc:
+                positions, indices = by_chunk.setdefault(hit[1], ([], []))
+                positions.append(position)
+                indices.append(hit[2])
         predictions: list[training.Prediction | None] = [None] * len(lines)
-        if answered:
-            rows = np.array([row for _, row in answered], dtype=_rows(len(self._labels)))
+        if by_chunk:
+            rows = np.concatenate(
+                [self._chunks[c - self._dropped][i] for c, (_, i) in by_chunk.items()]
+            )
             made = training.as_predictions(
                 self._labels, rows["label"], rows["confidence"], rows["scores"]
             )
-            for (position, _), prediction in zip(answered, made, strict=True):
+            order = (p for positions, _ in by_chunk.values() for p in positions)
+            for position, prediction in zip(order, made, strict=True):
                 predictions[position] = prediction
         return predictions
 
     def forget(self, through: tuple[int, int]) -> None:
         """Drop the answers for lines up to (file, line): the import is past them."""
         self._found = {key: hit for key, hit in self._found.items() if key > through}
+        while self._chunks:
+            last = self._chunks[0][-1]
+            if (int(last["file"]), int(last["line"])) > through:
+                break
+            self._chunks.pop(0)
+            self._dropped += 1
 
     def close(self) -> None:
         """Stop the helper if it still runs, and let go of its pipes."""

@@ -33,6 +33,10 @@ RETRIES = 5
 # copies what is left when it ends, so web workers are not left with a long log to copy.
 SQLITE_IMPORT_CHECKPOINT_PAGES = 10_000
 PROGRESS_EVERY = 100
+# With a pre-sort helper, lines read while it has not yet predicted the next batch wait in
+# memory, up to this many batches, rather than the import waiting idle: the helper starts
+# about two seconds behind (it loads scikit-learn and the model).
+READ_AHEAD_BATCHES = 4
 
 
 @dataclass
@@ -106,8 +110,10 @@ class Importer:
         create_categories: bool,
         strict: bool,
         limits: Limits,
+        batch_size: int = BATCH_LINES,
     ) -> None:
         self.summary = summary
+        self.batch_size = batch_size
         self.labeled = labeled
         self.create_categories = create_categories
         self.strict = strict
@@ -163,9 +169,19 @@ class Importer:
             self.failed = True
             db.session.rollback()
 
+    def due(self) -> bool:
+        """Whether a batch is queued and should be stored now."""
+        if len(self.batch) < self.batch_size:
+            return False
+        if self.ahead is None or len(self.batch) >= self.batch_size * READ_AHEAD_BATCHES:
+            return True
+        last = self.batch[self.batch_size - 1]
+        return self.ahead.answered((last.file, last.number))
+
     def flush(self) -> None:
-        """Store the queued lines: one transaction per batch, or flushed only with --strict."""
-        batch, self.batch = self.batch, []
+        """Store a batch of the queued lines: one transaction, or flushed only with --strict."""
+        batch = self.batch[: self.batch_size]
+        del self.batch[: self.batch_size]
         if not batch or self.failed:
             return
         self._flush(batch)
@@ -239,8 +255,9 @@ class Importer:
                 self.summary.reject(pending.path, pending.number, f"could not be stored: {message}")
 
     def finish(self) -> None:
-        """Commit the --strict transaction if every line was good, else write nothing."""
-        self.flush()
+        """Store what is queued; commit the --strict transaction if every line was good."""
+        while self.batch:
+            self.flush()
         self.close()
         if self.strict and not self.failed:
             db.session.commit()
@@ -305,7 +322,7 @@ def import_command(
         limits = limits_from(current_app.config.get("FLAGQ_LIMITS"))
     except ValueError as error:  # a bad FLAGQ_LIMITS setting
         raise fail(f"FLAGQ_LIMITS: {error}") from None
-    importer = Importer(summary, labeled, create_categories, strict, limits)
+    importer = Importer(summary, labeled, create_categories, strict, limits, batch_size)
     if predict_ahead:
         importer.predict_ahead(paths)
     progress = tqdm(
@@ -321,7 +338,7 @@ def import_command(
             with open_input(path) as stream:
                 for number, line in read_lines(stream, limits.max_line_bytes):
                     importer.feed(path, file, number, line)
-                    if len(importer.batch) >= batch_size:
+                    if importer.due():
                         importer.flush()
                     done += 1
                     if done % PROGRESS_EVERY == 0:

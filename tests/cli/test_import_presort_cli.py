@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from classifiers import training as classifier
 from models import AuditEvent, Decision, Flag, Item, Prediction
 from review.cli import ahead
+from review.cli import ingest as ingest_cli
 from review.extensions import db
 from review.services import demo, presort, training
 from review.services.flagformat import Limits, parse_line
@@ -110,6 +111,33 @@ def test_the_helpers_predictions_are_those_the_import_makes_itself(
     # Every prediction came from the helper: this process never loaded the model.
     assert presort._model_cache == {}
     assert predictions(model.id) == own
+
+
+def test_while_the_helper_is_behind_the_import_reads_ahead_and_still_commits_by_batch(
+    app, model, helper_anywhere, tmp_path, monkeypatch
+) -> None:
+    # A helper that never seems ready: batches wait until READ_AHEAD_BATCHES are read.
+    monkeypatch.setattr(ahead.PredictionsAhead, "answered", lambda self, through: False)
+    queued = []
+    flush = ingest_cli.Importer.flush
+
+    def recorded(self) -> None:
+        queued.append(len(self.batch))
+        flush(self)
+
+    monkeypatch.setattr(ingest_cli.Importer, "flush", recorded)
+    path = write(tmp_path / "flags.jsonl", 2300)
+    result = run_cli(app, "import", str(path), "--batch-size", "300")
+    # Memory stays bounded: a batch is stored once READ_AHEAD_BATCHES batches wait.
+    assert max(queued) == 300 * ingest_cli.READ_AHEAD_BATCHES
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["inserted"] == 2300
+    assert len(predictions(model.id)) == 2300
+    batches = db.session.scalars(
+        sa.select(AuditEvent.changes).where(AuditEvent.action == "flags.ingest")
+    ).all()
+    imported = sorted(b["flags"] for b in batches if b["source"] == "import")
+    assert imported == [200] + [300] * 7
 
 
 def test_a_helper_that_fails_leaves_the_predicting_to_the_import(
