@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+import psycopg
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, defer
 
@@ -81,13 +82,15 @@ def _insert_rows(
     rows: list[dict[str, Any]],
     conflict: str | None = None,
     returning: Sequence[str] = (),
+    expect_new: bool = False,
 ) -> list[Any]:
     """Insert rows in each engine's fastest way; skip conflicts on a unique column.
 
     Returns the `returning` columns of the rows stored (not of those skipped). On PostgreSQL
     a few rows (a flag posted as it happens) go in as one JSON document (see
-    _insert_few_rows_postgres), many rows through COPY (see _insert_rows_postgres); SQLite
-    gets one executemany (see _insert_rows_sqlite).
+    _insert_few_rows_postgres), many rows through COPY (see _insert_rows_postgres and, for
+    rows the caller has checked are new, _copy_new_rows_postgres); SQLite gets one
+    executemany (see _insert_rows_sqlite).
     """
     if not rows:
         return []
@@ -95,6 +98,10 @@ def _insert_rows(
         return _insert_rows_sqlite(session, table, rows, conflict, returning)
     if len(rows) < POSTGRES_COPY_ROWS:
         return _insert_few_rows_postgres(session, table, rows, conflict, returning)
+    if expect_new:
+        stored = _copy_new_rows_postgres(session, table, rows, returning)
+        if stored is not None:
+            return stored
     return _insert_rows_postgres(session, table, rows, conflict, returning)
 
 
@@ -157,7 +164,6 @@ def _insert_rows_postgres(
     document of rows cost the server several times more. Rows that need neither (a new item's
     prediction) are COPYed straight into the table.
     """
-    dialect = session.get_bind().dialect
     columns = ", ".join(rows[0])
     staged = bool(conflict or returning)
     target = f"flagq_stage_{next(_stages)}" if staged else table.name
@@ -168,17 +174,56 @@ def _insert_rows_postgres(
             f"CREATE TEMPORARY TABLE {target} ON COMMIT DROP AS "  # noqa: S608
             f"SELECT {columns} FROM {table.name} WITH NO DATA"
         )
-    driver = connection.connection.driver_connection
-    assert driver is not None
-    with driver.cursor() as cursor, cursor.copy(f"COPY {target} ({columns}) FROM STDIN") as copy:
-        for values in _encoded(table, rows, dialect):
-            copy.write_row(values)
+    _copy_rows_postgres(connection, table, rows, target)
     if not staged:
         return []
     result = connection.exec_driver_sql(
         _insert_from(table, list(rows[0]), target, conflict, returning)
     )
     return [tuple(row) for row in result] if returning else []
+
+
+def _copy_new_rows_postgres(
+    session: Session, table: sa.Table, rows: list[dict[str, Any]], returning: Sequence[str]
+) -> list[Any] | None:
+    """COPY rows straight into table, or return None if one of them exists after all.
+
+    For rows the caller has looked up and found new: half the server's work of the staging
+    path. Ids, when asked for, are drawn from the table's sequence beforehand, since COPY
+    returns nothing. Another import may store one of the rows between the look-up and the
+    COPY; its unique violation rolls back to a savepoint, and the caller takes the path that
+    skips conflicts. The rows are in key order, the order every import locks keys in.
+    """
+    connection = session.connection()
+    if "id" in returning:
+        ids = connection.exec_driver_sql(
+            "SELECT nextval(pg_get_serial_sequence(%(table)s, 'id')) "
+            "FROM generate_series(1, %(count)s)",
+            {"table": table.name, "count": len(rows)},
+        ).scalars()
+        rows = [{"id": item_id, **row} for item_id, row in zip(ids, rows, strict=True)]
+    # A savepoint of the connection, not the session: the session's is emitted lazily.
+    savepoint = connection.begin_nested()
+    try:
+        _copy_rows_postgres(connection, table, rows, table.name)
+    except psycopg.errors.UniqueViolation:
+        savepoint.rollback()
+        return None
+    savepoint.commit()
+    return [tuple(row[name] for name in returning) for row in rows]
+
+
+def _copy_rows_postgres(
+    connection: sa.Connection, table: sa.Table, rows: list[dict[str, Any]], target: str
+) -> None:
+    """COPY rows (of table's columns) into target."""
+    driver = connection.connection.driver_connection
+    assert driver is not None
+    # Names come from the model, never from input; the values travel through COPY.
+    columns = ", ".join(rows[0])
+    with driver.cursor() as cursor, cursor.copy(f"COPY {target} ({columns}) FROM STDIN") as copy:
+        for values in _encoded(table, rows, connection.dialect):
+            copy.write_row(values)
 
 
 def _encoded(
@@ -410,12 +455,16 @@ def add_flags(
         key=lambda row: row["fingerprint"],
     )
     unique_rows = list({row["fingerprint"]: row for row in rows}.values())
-    stored = {
-        fp for (fp,) in _insert_rows(session, FLAGS, unique_rows, "fingerprint", ["fingerprint"])
-    }
+    created = set(new_ids.values())
+    # A flag names its item's external_id in its fingerprint: those of items this batch
+    # created cannot be stored yet.
+    stored: set[str] = set()
+    for new in (True, False):
+        part = [row for row in unique_rows if (row["item_id"] in created) == new]
+        returned = _insert_rows(session, FLAGS, part, "fingerprint", ["fingerprint"], new)
+        stored.update(fp for (fp,) in returned)
     gained: Counter[int] = Counter()
     seen: set[str] = set()
-    created = set(new_ids.values())
     for f, fp in zip(flags, fingerprints, strict=True):
         item_id = ids[f.external_id]
         result.ids.append(item_id)
@@ -535,7 +584,10 @@ def _insert_items(
             }
         )
     rows.sort(key=lambda row: row["external_id"])
-    stored = _insert_rows(session, ITEMS, rows, "external_id", ["external_id", "id"])
+    # Looked up at the start of the batch: only another import can have stored one since.
+    stored = _insert_rows(
+        session, ITEMS, rows, "external_id", ["external_id", "id"], expect_new=True
+    )
     new_ids: dict[str, int] = {external_id: item_id for external_id, item_id in stored}
     if active is not None:
         _insert_rows(

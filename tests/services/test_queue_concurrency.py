@@ -6,6 +6,7 @@ workers would. PostgreSQL runs 32 threads (SKIP LOCKED); SQLite, with its single
 """
 
 import threading
+import time
 from collections import Counter
 
 import pytest
@@ -175,3 +176,72 @@ def test_flags_arriving_together_on_one_item_are_all_counted(app: Flask) -> None
     item = db.session.scalar(sa.select(Item).where(Item.external_id == "shared"))
     assert item is not None and item.flag_count == 1 + threads * rounds
     assert db.session.scalar(sa.select(sa.func.count(Flag.id))) == 1 + threads * rounds
+
+
+def test_a_batch_meeting_the_new_items_of_a_batch_in_flight_takes_the_conflict_path(
+    app: Flask, engine_name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A batch's look-up cannot see another batch's uncommitted items, so it tries to COPY
+    # them as new; the COPY waits for the other batch, and when that commits, it must fall
+    # back to skipping them and flag the stored items instead, with nothing lost or doubled.
+    if engine_name == "sqlite":
+        pytest.skip("a SQLite writer waits at BEGIN, so its look-up sees every committed item")
+
+    def flag(i: int, reason: str):
+        return parse_flag(
+            {
+                "external_id": f"race-{i}",
+                "messages": [{"role": "user", "content": f"question {i}"}],
+                "flag": {"reason": reason},
+            }
+        )
+
+    first = [flag(i, "first") for i in range(150)]  # enough rows for the COPY path
+    second = [flag(i, "second") for i in range(100, 250)]
+    attempts: list[bool] = []
+    copy_new = ingest._copy_new_rows_postgres
+
+    def spied(*args):
+        stored = copy_new(*args)
+        attempts.append(stored is not None)
+        return stored
+
+    monkeypatch.setattr(ingest, "_copy_new_rows_postgres", spied)
+    ingest.add_flags(db.session, None, first)  # stored, not committed yet
+    results: list[ingest.IngestResult] = []
+    errors: list[BaseException] = []
+
+    def other_batch() -> None:
+        with app.app_context():
+            try:
+                results.append(ingest.add_flags(db.session, None, second))
+                db.session.commit()
+            except BaseException as error:
+                errors.append(error)
+                db.session.rollback()
+
+    thread = threading.Thread(target=other_batch)
+    thread.start()
+    waiting = sa.text(
+        "SELECT count(*) FROM pg_stat_activity "
+        "WHERE wait_event_type = 'Lock' AND datname = current_database()"
+    )
+    with db.engine.connect() as watcher:
+        for _ in range(600):
+            if watcher.scalar(waiting):
+                break
+            watcher.rollback()
+            time.sleep(0.05)
+        else:
+            pytest.fail("the second batch never waited for the first one's items")
+    db.session.commit()
+    thread.join(JOIN_SECONDS)
+    assert not thread.is_alive() and errors == []
+    # One straight COPY met the first batch's items: that batch took the conflict path.
+    assert attempts.count(False) == 1
+    assert results[0].new_items == 100 and results[0].inserted == 150
+    db.session.expire_all()
+    assert db.session.scalar(sa.select(sa.func.count(Item.id))) == 250
+    assert db.session.scalar(sa.select(sa.func.count(Flag.id))) == 300
+    counts = dict(db.session.execute(sa.select(Item.external_id, Item.flag_count)).all())
+    assert {counts[f"race-{i}"] for i in range(100, 150)} == {2}
