@@ -98,9 +98,11 @@ class PredictionsAhead:
         stdin, stdout = self._process.stdin, self._process.stdout
         assert stdin is not None and stdout is not None
         try:
-            stdin.write(json.dumps({**work, "artifact_bytes": len(artifact)}).encode() + b"\n")
-            stdin.write(artifact)
-            stdin.close()
+            try:
+                stdin.write(json.dumps({**work, "artifact_bytes": len(artifact)}).encode() + b"\n")
+                stdin.write(artifact)
+            finally:
+                stdin.close()  # closed even when a helper that died breaks the pipe
             header = stdout.readline()
             if not header:
                 raise EOFError
@@ -118,6 +120,11 @@ class PredictionsAhead:
                     return
         except (OSError, EOFError, ValueError, KeyError) as error:
             self._frames.put(error)
+
+    @property
+    def running(self) -> bool:
+        """Whether the helper process is still running."""
+        return self._process.poll() is None
 
     def answered(self, through: tuple[int, int]) -> bool:
         """Whether get() for lines up to (file, line) would return without waiting."""
@@ -205,8 +212,10 @@ class PredictionsAhead:
         while self._reader.is_alive():
             with contextlib.suppress(queue.Empty):  # a reader waiting to hand over a frame
                 self._frames.get(timeout=0.1)
-        assert self._process.stdout is not None
-        self._process.stdout.close()
+        for pipe in (self._process.stdin, self._process.stdout):
+            if pipe is not None:
+                with contextlib.suppress(OSError):
+                    pipe.close()
         self._errors.close()
 
 

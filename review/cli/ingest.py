@@ -168,6 +168,7 @@ class Importer:
         if self.strict and not self.failed:
             self.failed = True
             db.session.rollback()
+            self.close()  # nothing more is stored, so nothing more is predicted
 
     def due(self) -> bool:
         """Whether a batch is queued and should be stored now."""
@@ -185,7 +186,7 @@ class Importer:
         if not batch or self.failed:
             return
         self._flush(batch)
-        if self.ahead is not None:
+        if self.ahead is not None:  # (--strict may have stopped it in _flush)
             self.ahead.forget((batch[-1].file, batch[-1].number))
             if self.ahead.failure and not self._told_failure:
                 say(f"{self.ahead.failure}; this process predicts the rest")

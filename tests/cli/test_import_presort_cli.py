@@ -89,8 +89,10 @@ def forget_imports() -> None:
 def test_the_helpers_predictions_are_those_the_import_makes_itself(
     app, model, helper_anywhere, tmp_path, monkeypatch
 ) -> None:
-    path = write(tmp_path / "flags.jsonl", 2600)
-    result = run_cli(app, "import", str(path), "--no-predict-ahead", "--batch-size", "700")
+    # Two files, the second named twice: the helper keys its answers by file and line.
+    files = [str(write(tmp_path / "a.jsonl", 1300)), str(write(tmp_path / "b.jsonl", 1300, 1300))]
+    paths = [*files, files[1]]
+    result = run_cli(app, "import", *paths, "--no-predict-ahead", "--batch-size", "700")
     assert result.exit_code == 0, result.output
     own = predictions(model.id)
     assert len(own) == 2600
@@ -105,8 +107,9 @@ def test_the_helpers_predictions_are_those_the_import_makes_itself(
             started.append(self)
 
     monkeypatch.setattr(ahead, "PredictionsAhead", Recorded)
-    result = run_cli(app, "import", str(path), "--batch-size", "700")
+    result = run_cli(app, "import", *paths, "--batch-size", "700")
     assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["duplicates"] == 1300
     assert len(started) == 1 and started[0].failure is None
     # Every prediction came from the helper: this process never loaded the model.
     assert presort._model_cache == {}
@@ -138,6 +141,30 @@ def test_while_the_helper_is_behind_the_import_reads_ahead_and_still_commits_by_
     ).all()
     imported = sorted(b["flags"] for b in batches if b["source"] == "import")
     assert imported == [200] + [300] * 7
+
+
+def test_strict_stops_the_helper_at_the_first_bad_line_and_writes_nothing(
+    app, model, helper_anywhere, tmp_path, monkeypatch
+) -> None:
+    started = []
+
+    class Recorded(ahead.PredictionsAhead):
+        def __init__(self, *args) -> None:
+            super().__init__(*args)
+            started.append(self)
+
+    monkeypatch.setattr(ahead, "PredictionsAhead", Recorded)
+    path = write(tmp_path / "flags.jsonl", 1500)
+    with path.open("a") as f:
+        f.write("{not json\n")
+    write(tmp_path / "more.jsonl", 500, 1500)
+    result = run_cli(
+        app, "import", str(path), str(tmp_path / "more.jsonl"), "--strict", "--batch-size", "400"
+    )
+    assert result.exit_code == 1
+    assert json.loads(result.stdout)["inserted"] == 0
+    assert predictions(model.id) == {}
+    assert len(started) == 1 and not started[0].running
 
 
 def test_a_helper_that_fails_leaves_the_predicting_to_the_import(
