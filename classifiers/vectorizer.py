@@ -6,9 +6,10 @@ builds each bigram string and looks it up in the vocabulary, then counts terms i
 regex and one dict look-up per token). Bigrams become pairs of token ids, matched against the
 vocabulary's sorted pair keys, and counts are summed, all in numpy over the whole batch.
 
-Fitting is sklearn's. The fast path covers the configuration flagq uses (word 1- and 2-grams,
-the default token pattern, no stop words, accents or custom analyser); anything else falls back
-to sklearn. tests/classifiers/test_vectorizer.py checks both give the same matrix.
+Fitting is sklearn's. The fast path covers the configurations flagq uses (word 1- and 2-grams
+with the default token pattern, or whitespace-separated tokens; no stop words, accents or custom
+analyser); anything else falls back to sklearn. tests/classifiers/test_classifier_vectorizer.py
+checks both give the same matrix.
 """
 
 from __future__ import annotations
@@ -129,9 +130,10 @@ class WordVectorizer(TfidfVectorizer):
         columns: list[np.ndarray] = []
         low, high = self.ngram_range
         if low == 1:
-            features = terms.unigram[tokens[tokens >= 0]]
+            in_terms = tokens >= 0
+            features = terms.unigram[tokens[in_terms]]
             known = features >= 0
-            rows.append(doc_of[tokens >= 0][known])
+            rows.append(doc_of[in_terms][known])
             columns.append(features[known])
         if high == 2 and len(tokens) > 1 and len(terms.pair_keys):
             first, second = tokens[:-1], tokens[1:]

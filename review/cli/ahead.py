@@ -19,20 +19,24 @@ import dataclasses
 import json
 import os
 import queue
+import signal
 import struct
 import subprocess
 import sys
 import tempfile
 import threading
+import warnings
 import zlib
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
-from classifiers import training
+from classifiers import persistence, training
 from review.cli.lines import open_input, read_lines
-from review.services.flagformat import Limits
+from review.errors import DomainError
+from review.services.flagformat import Limits, parse_line
+from review.services.presort import example_of
 
 CHUNK_LINES = 1000  # lines per predict() call and per frame
 CHUNKS_AHEAD = 30  # frames received but not yet used; then the helper waits
@@ -147,14 +151,20 @@ class PredictionsAhead:
             chunk = self._dropped + len(self._chunks)
             self._chunks.append(rows)
             files, numbers = rows["file"].tolist(), rows["line"].tolist()
-            for index, key in enumerate(zip(files, numbers, strict=True)):
-                self._found[key] = (int(rows["crc"][index]), chunk, index)
+            for index, (file, number, line_crc) in enumerate(
+                zip(files, numbers, rows["crc"].tolist(), strict=True)
+            ):
+                self._found[file, number] = (line_crc, chunk, index)
             self._through = (files[-1], numbers[-1])
 
-    def _fail(self, error: BaseException) -> None:
+    def _stop(self) -> int:
+        """Kill the helper if it still runs; return its exit code."""
         if self._process.poll() is None:
             self._process.kill()
-        code = self._process.wait()
+        return self._process.wait()
+
+    def _fail(self, error: BaseException) -> None:
+        code = self._stop()
         self._errors.seek(0)
         said = self._errors.read().decode("utf-8", "replace").strip().splitlines()
         reason = said[-1] if said else f"{type(error).__name__} {error}".strip()
@@ -206,9 +216,7 @@ class PredictionsAhead:
 
     def close(self) -> None:
         """Stop the helper if it still runs, and let go of its pipes."""
-        if self._process.poll() is None:
-            self._process.kill()
-        self._process.wait()
+        self._stop()
         while self._reader.is_alive():
             with contextlib.suppress(queue.Empty):  # a reader waiting to hand over a frame
                 self._frames.get(timeout=0.1)
@@ -226,14 +234,6 @@ def crc(line: bytes) -> int:
 
 def serve() -> None:
     """The helper: read the work from stdin, answer on stdout (see the module docstring)."""
-    import signal
-    import warnings
-
-    from classifiers import persistence
-    from review.errors import DomainError
-    from review.services.flagformat import parse_line
-    from review.services.presort import example_of
-
     # Ctrl-C is the import's to handle; it ends the helper by closing the pipes.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     warnings.simplefilter("ignore")

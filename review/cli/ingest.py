@@ -123,7 +123,6 @@ class Importer:
         self.failed = False  # with --strict: a bad line was seen, nothing more is written
         self.sqlite = db.engine.dialect.name == "sqlite"
         self.ahead: ahead.PredictionsAhead | None = None
-        self._told_failure = False
 
     def predict_ahead(self, paths: Sequence[str]) -> None:
         """Start the pre-sort helper (see review.cli.ahead) if a model is active and it can help."""
@@ -186,11 +185,13 @@ class Importer:
         if not batch or self.failed:
             return
         self._flush(batch)
-        if self.ahead is not None:  # (--strict may have stopped it in _flush)
+        if self.ahead is None:  # none, or --strict stopped it in _flush
+            return
+        if self.ahead.failure:
+            say(f"{self.ahead.failure}; this process predicts the rest")
+            self.close()
+        else:
             self.ahead.forget((batch[-1].file, batch[-1].number))
-            if self.ahead.failure and not self._told_failure:
-                say(f"{self.ahead.failure}; this process predicts the rest")
-                self._told_failure = True
 
     def _flush(self, batch: list[Pending]) -> None:
         if self.strict:

@@ -88,9 +88,10 @@ def _insert_rows(
 
     Returns the `returning` columns of the rows stored (not of those skipped). On PostgreSQL
     a few rows (a flag posted as it happens) go in as one JSON document (see
-    _insert_few_rows_postgres), many rows through COPY (see _insert_rows_postgres and, for
-    rows the caller has checked are new, _copy_new_rows_postgres); SQLite gets one
-    executemany (see _insert_rows_sqlite).
+    _insert_few_rows_postgres), many rows through COPY: straight into the table when there
+    is no conflict to skip and nothing to return, or the caller has checked they are new (see
+    _copy_new_rows_postgres), else through a staging table (see _insert_rows_postgres).
+    SQLite gets one executemany (see _insert_rows_sqlite).
     """
     if not rows:
         return []
@@ -98,6 +99,9 @@ def _insert_rows(
         return _insert_rows_sqlite(session, table, rows, conflict, returning)
     if len(rows) < POSTGRES_COPY_ROWS:
         return _insert_few_rows_postgres(session, table, rows, conflict, returning)
+    if not conflict and not returning:  # (a new item's predictions)
+        _copy_rows_postgres(session.connection(), table, rows, table.name)
+        return []
     if expect_new:
         stored = _copy_new_rows_postgres(session, table, rows, returning)
         if stored is not None:
@@ -161,24 +165,19 @@ def _insert_rows_postgres(
 
     COPY is the cheapest way into PostgreSQL, but it can neither skip conflicts nor return
     ids; the INSERT from the staging table does both. A multi-row VALUES statement or a JSON
-    document of rows cost the server several times more. Rows that need neither (a new item's
-    prediction) are COPYed straight into the table.
+    document of rows cost the server several times more.
     """
     columns = ", ".join(rows[0])
-    staged = bool(conflict or returning)
-    target = f"flagq_stage_{next(_stages)}" if staged else table.name
+    stage = f"flagq_stage_{next(_stages)}"
     connection = session.connection()
-    # Names come from the model, never from input; the values travel through COPY.
-    if staged:
-        connection.exec_driver_sql(
-            f"CREATE TEMPORARY TABLE {target} ON COMMIT DROP AS "  # noqa: S608
-            f"SELECT {columns} FROM {table.name} WITH NO DATA"
-        )
-    _copy_rows_postgres(connection, table, rows, target)
-    if not staged:
-        return []
+    # Names come from the model, never from input.
+    connection.exec_driver_sql(
+        f"CREATE TEMPORARY TABLE {stage} ON COMMIT DROP AS "  # noqa: S608
+        f"SELECT {columns} FROM {table.name} WITH NO DATA"
+    )
+    _copy_rows_postgres(connection, table, rows, stage)
     result = connection.exec_driver_sql(
-        _insert_from(table, list(rows[0]), target, conflict, returning)
+        _insert_from(table, list(rows[0]), stage, conflict, returning)
     )
     return [tuple(row) for row in result] if returning else []
 
@@ -391,11 +390,7 @@ def add_flags(
             session.execute(
                 sa.select(Item.content_hash, sa.func.min(Item.id))
                 .where(
-                    among(
-                        session.get_bind().dialect,
-                        Item.content_hash,
-                        {f.content_hash for f in candidates},
-                    ),
+                    among(dialect, Item.content_hash, {f.content_hash for f in candidates}),
                     Item.duplicate_of_id.is_(None),
                 )
                 .group_by(Item.content_hash)
@@ -624,8 +619,7 @@ def _predict(
         for f in candidates
         if f.content_hash not in canonical and f.external_id not in inside_batch
     ]
-    given = list(predicted(active.version_id, originals)) if predicted else []
-    given += [None] * (len(originals) - len(given))
+    given = predicted(active.version_id, originals) if predicted else [None] * len(originals)
     missing = [f for f, p in zip(originals, given, strict=True) if p is None]
     made = iter(
         training.predict(active.model, [presort.example_of(f) for f in missing]) if missing else []
