@@ -3,6 +3,7 @@
 import itertools
 import os
 import re
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -11,14 +12,16 @@ import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient
 
-from models import Base, Flag, Item, Role, TaxonomyVersion, User, utcnow
+from models import Base, ClassifierVersion, Flag, Item, Role, TaxonomyVersion, User, utcnow
 from review.extensions import db
-from review.services import accounts, queue, settings
+from review.services import accounts, demo, queue, settings, training
 from review.services.taxonomy import default_rows
 
 TEST_SECRET = "test-secret-" + "x" * 40
 PASSWORD = "correct horse battery"
 POSTGRES_URL = os.environ.get("TEST_DATABASE_URL")
+# The installed console script, as an operator runs it.
+FLAGQ = str(Path(sys.executable).with_name("flagq"))
 
 
 def app_config(url: str, instance: Path, **extra: Any) -> dict[str, Any]:
@@ -163,3 +166,27 @@ def wipe(app: Flask) -> None:
                     }
                 ],
             )
+
+
+def script_env(url: str, instance: Path) -> dict[str, str]:
+    """Return the environment in which FLAGQ runs against url, with instance as its folder."""
+    env = {**os.environ, "DATABASE_URL": url, "FLAGQ_INSTANCE": str(instance)}
+    env["FLAGQ_ENV"] = "development"
+    env.pop("SECRET_KEY", None)
+    return env
+
+
+def active_version(session: Any, seed: int = 11) -> ClassifierVersion:
+    """Train and activate a classifier version on 240 decided demo flags (committed)."""
+    demo.add_demo_flags(session, None, count=240, seed=seed, decided_share=1.0)
+    session.commit()
+    version = training.train_version(session, None).version
+    session.commit()
+    return version
+
+
+def committed_rows(model: Any) -> int:
+    """Return how many rows of model are committed, read beside a running import."""
+    # A read-only connection: on SQLite it takes no write lock from the importer.
+    with db.engine.connect().execution_options(read_only=True) as conn:
+        return conn.scalar(sa.select(sa.func.count()).select_from(model))

@@ -1,8 +1,6 @@
 """flagq users / tokens / setup, through the command group and the console script."""
 
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -10,7 +8,7 @@ import sqlalchemy as sa
 from models import ApiToken, Item, User
 from review.extensions import db
 
-from factories import bearer, make_user, run_cli
+from factories import FLAGQ, bearer, make_user, run_cli, script_env
 
 
 def test_users_create_prints_generated_password_once(app) -> None:
@@ -103,25 +101,18 @@ def test_setup_seeds_once(app) -> None:
 
 def test_console_script_end_to_end(tmp_path: Path) -> None:
     # The installed `flagq` script, as an operator runs it, on a fresh SQLite file.
-    env = {
-        **os.environ,
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}",
-        "FLAGQ_INSTANCE": str(tmp_path),
-        "FLAGQ_ENV": "development",
-    }
-    env.pop("SECRET_KEY", None)
-    flagq = str(Path(sys.executable).with_name("flagq"))
-    upgrade = subprocess.run([flagq, "db", "upgrade"], env=env, capture_output=True, text=True)
+    env = script_env(f"sqlite:///{tmp_path / 'x.db'}", tmp_path)
+    upgrade = subprocess.run([FLAGQ, "db", "upgrade"], env=env, capture_output=True, text=True)
     assert upgrade.returncode == 0, upgrade.stderr
     made = subprocess.run(
-        [flagq, "users", "create", "ops", "--role", "admin"],
+        [FLAGQ, "users", "create", "ops", "--role", "admin"],
         env=env,
         capture_output=True,
         text=True,
     )
     assert made.returncode == 0 and made.stdout.startswith("password: ")
     bad = subprocess.run(
-        [flagq, "users", "create", "ops2", "--role", "nope"],
+        [FLAGQ, "users", "create", "ops2", "--role", "nope"],
         env=env,
         capture_output=True,
         text=True,

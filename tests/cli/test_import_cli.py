@@ -2,11 +2,9 @@
 
 import gzip
 import json
-import os
 import signal
 import sqlite3
 import subprocess
-import sys
 import time
 from contextlib import closing
 from pathlib import Path
@@ -17,9 +15,7 @@ import sqlalchemy as sa
 from models import Category, Decision, Flag, Item, ItemStatus
 from review.extensions import db
 
-from factories import run_cli
-
-FLAGQ = str(Path(sys.executable).with_name("flagq"))
+from factories import FLAGQ, committed_rows, run_cli, script_env
 
 
 def native(i: int, **extra: object) -> dict:
@@ -243,14 +239,7 @@ def test_missing_file_is_a_usage_error(app, tmp_path) -> None:
 
 
 def _env(app, tmp_path: Path) -> dict[str, str]:
-    env = {
-        **os.environ,
-        "DATABASE_URL": app.config["DATABASE_URL"],
-        "FLAGQ_INSTANCE": str(tmp_path),
-        "FLAGQ_ENV": "development",
-    }
-    env.pop("SECRET_KEY", None)
-    return env
+    return script_env(app.config["DATABASE_URL"], tmp_path)
 
 
 @pytest.fixture
@@ -268,12 +257,6 @@ def big(app):
             )
 
 
-def _stored_flags() -> int:
-    # A read-only connection: on SQLite it takes no write lock from the importer.
-    with db.engine.connect().execution_options(read_only=True) as conn:
-        return conn.scalar(sa.select(sa.func.count()).select_from(Flag))
-
-
 def test_killed_import_loses_at_most_a_batch_and_a_rerun_completes(app, big, tmp_path) -> None:
     db.session.commit()
     total = 30_000
@@ -283,7 +266,7 @@ def test_killed_import_loses_at_most_a_batch_and_a_rerun_completes(app, big, tmp
     process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
         deadline = time.monotonic() + 120
-        while _stored_flags() < 1000 and time.monotonic() < deadline:
+        while committed_rows(Flag) < 1000 and time.monotonic() < deadline:
             assert process.poll() is None, process.stderr.read().decode()
             time.sleep(0.01)
         assert process.poll() is None, "the import finished before it could be killed"
@@ -292,7 +275,7 @@ def test_killed_import_loses_at_most_a_batch_and_a_rerun_completes(app, big, tmp
         process.wait(timeout=60)
         process.stdout.close()
         process.stderr.close()
-    committed = _stored_flags()
+    committed = committed_rows(Flag)
     assert 1000 <= committed < total and committed % 1000 == 0
     rerun = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
     assert rerun.returncode == 0, rerun.stderr

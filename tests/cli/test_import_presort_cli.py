@@ -5,7 +5,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -17,12 +16,11 @@ from models import AuditEvent, Decision, Flag, Item, Prediction
 from review.cli import ahead
 from review.cli import ingest as ingest_cli
 from review.extensions import db
-from review.services import demo, presort, training
+from review.services import presort
 from review.services.flagformat import Limits, parse_line
 
-from factories import run_cli
+from factories import FLAGQ, active_version, committed_rows, run_cli, script_env
 
-FLAGQ = str(Path(sys.executable).with_name("flagq"))
 TOPICS = ["soup", "the moon", "tax forms", "a bike", "python", "knitting", "rent", "a cold"]
 
 
@@ -46,17 +44,27 @@ def write(path: Path, n: int, start: int = 0) -> Path:
 @pytest.fixture
 def model(app):
     """An active classifier version, trained on decided demo flags."""
-    demo.add_demo_flags(db.session, None, count=240, seed=5, decided_share=1.0)
-    db.session.commit()
-    version = training.train_version(db.session, None).version
-    db.session.commit()
-    return version
+    return active_version(db.session, seed=5)
 
 
 @pytest.fixture
 def helper_anywhere(monkeypatch):
     """Let the helper run whatever the machine's core count."""
     monkeypatch.setattr(ahead, "usable", lambda paths: "-" not in paths)
+
+
+@pytest.fixture
+def helpers(helper_anywhere, monkeypatch) -> list[ahead.PredictionsAhead]:
+    """Every helper the imports start, in order."""
+    started: list[ahead.PredictionsAhead] = []
+
+    class Recorded(ahead.PredictionsAhead):
+        def __init__(self, *args) -> None:
+            super().__init__(*args)
+            started.append(self)
+
+    monkeypatch.setattr(ahead, "PredictionsAhead", Recorded)
+    return started
 
 
 def predictions(version_id: int) -> dict[str, tuple]:
@@ -87,7 +95,7 @@ def forget_imports() -> None:
 
 
 def test_the_helpers_predictions_are_those_the_import_makes_itself(
-    app, model, helper_anywhere, tmp_path, monkeypatch
+    app, model, helpers, tmp_path, monkeypatch
 ) -> None:
     # Two files, the second named twice: the helper keys its answers by file and line.
     files = [str(write(tmp_path / "a.jsonl", 1300)), str(write(tmp_path / "b.jsonl", 1300, 1300))]
@@ -99,18 +107,10 @@ def test_the_helpers_predictions_are_those_the_import_makes_itself(
     forget_imports()
 
     monkeypatch.setattr(presort, "_model_cache", {})
-    started = []
-
-    class Recorded(ahead.PredictionsAhead):
-        def __init__(self, *args) -> None:
-            super().__init__(*args)
-            started.append(self)
-
-    monkeypatch.setattr(ahead, "PredictionsAhead", Recorded)
     result = run_cli(app, "import", *paths, "--batch-size", "700")
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["duplicates"] == 1300
-    assert len(started) == 1 and started[0].failure is None
+    assert len(helpers) == 1 and helpers[0].failure is None
     # Every prediction came from the helper: this process never loaded the model.
     assert presort._model_cache == {}
     assert predictions(model.id) == own
@@ -144,16 +144,8 @@ def test_while_the_helper_is_behind_the_import_reads_ahead_and_still_commits_by_
 
 
 def test_strict_stops_the_helper_at_the_first_bad_line_and_writes_nothing(
-    app, model, helper_anywhere, tmp_path, monkeypatch
+    app, model, helpers, tmp_path
 ) -> None:
-    started = []
-
-    class Recorded(ahead.PredictionsAhead):
-        def __init__(self, *args) -> None:
-            super().__init__(*args)
-            started.append(self)
-
-    monkeypatch.setattr(ahead, "PredictionsAhead", Recorded)
     path = write(tmp_path / "flags.jsonl", 1500)
     with path.open("a") as f:
         f.write("{not json\n")
@@ -164,7 +156,7 @@ def test_strict_stops_the_helper_at_the_first_bad_line_and_writes_nothing(
     assert result.exit_code == 1
     assert json.loads(result.stdout)["inserted"] == 0
     assert predictions(model.id) == {}
-    assert len(started) == 1 and not started[0].running
+    assert len(helpers) == 1 and not helpers[0].running
 
 
 def test_a_helper_that_fails_leaves_the_predicting_to_the_import(
@@ -223,26 +215,29 @@ def _gone(pid: int) -> bool:
 def test_a_killed_import_takes_its_helper_with_it(app, model, tmp_path) -> None:
     if len(os.sched_getaffinity(0)) < 2:
         pytest.skip("the helper runs on two or more cores only")
-    path = write(tmp_path / "flags.jsonl", 40_000)
-    env = {**os.environ, "DATABASE_URL": app.config["DATABASE_URL"]}
-    env["FLAGQ_INSTANCE"] = str(tmp_path)
-    env.pop("SECRET_KEY", None)
+    # Far more lines than the helper predicts within the deadline below, so a helper that
+    # outlived the import could not pass by simply finishing its work.
+    path = write(tmp_path / "flags.jsonl", 200_000)
     process = subprocess.Popen(
         [FLAGQ, "import", str(path)],
-        env=env,
+        env=script_env(app.config["DATABASE_URL"], tmp_path),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
     try:
-        deadline = time.monotonic() + 60
-        while not (helpers := _children(process.pid)) and time.monotonic() < deadline:
-            assert process.poll() is None, "the import ended before its helper started"
+        # Killed once a batch is stored, i.e. once the helper is answering.
+        deadline = time.monotonic() + 120
+        while committed_rows(Item) < 1000 and time.monotonic() < deadline:
+            assert process.poll() is None, "the import ended before it stored a batch"
             time.sleep(0.05)
-        assert helpers, "no helper process started"
+        children = _children(process.pid)
+        assert children, "no helper process runs"
+        assert not any(_gone(pid) for pid in children)
         process.send_signal(signal.SIGKILL)
     finally:
         process.wait(timeout=60)
-    deadline = time.monotonic() + 30
-    while not all(_gone(pid) for pid in helpers) and time.monotonic() < deadline:
+    # Its next answer meets a closed pipe: well under a second; finishing would take many.
+    deadline = time.monotonic() + 3
+    while not all(_gone(pid) for pid in children) and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert all(_gone(pid) for pid in helpers)
+    assert all(_gone(pid) for pid in children)

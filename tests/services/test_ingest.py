@@ -9,8 +9,10 @@ from classifiers import training as classifier
 from models import AuditEvent, Category, Decision, Flag, Item, ItemStatus, Prediction
 from review.errors import Invalid
 from review.extensions import db
-from review.services import demo, ingest, presort, training
+from review.services import ingest, presort
 from review.services.flagformat import FlagIn, parse_flag
+
+from factories import active_version
 
 
 def flag(
@@ -178,16 +180,8 @@ def test_a_batch_is_a_handful_of_statements_whatever_its_size(session) -> None:
     assert again <= 14  # plus reading and updating the items that gained a flag
 
 
-def _active_version(session):
-    demo.add_demo_flags(session, None, count=240, seed=11, decided_share=1.0)
-    session.commit()
-    version = training.train_version(session, None).version
-    session.commit()
-    return version
-
-
 def test_predictions_made_elsewhere_are_stored_and_the_rest_predicted_here(session) -> None:
-    version = _active_version(session)
+    version = active_version(session)
     given = classifier.Prediction("bias", 0.97, {"bias": 0.97, "no_error": 0.03})
     asked: list[tuple[int, list[str]]] = []
 
@@ -218,7 +212,7 @@ def test_predictions_made_elsewhere_are_stored_and_the_rest_predicted_here(sessi
 
 
 def test_the_model_is_not_loaded_when_every_prediction_is_given(session, monkeypatch) -> None:
-    _active_version(session)
+    active_version(session)
     monkeypatch.setattr(presort, "_model_cache", {})
     given = classifier.Prediction(None, 0.2, {"bias": 0.2, "no_error": 0.2})
     ingest.add_flags(
@@ -230,7 +224,7 @@ def test_the_model_is_not_loaded_when_every_prediction_is_given(session, monkeyp
 
 
 def test_active_classifier_predicts_new_items_in_the_same_batch(session) -> None:
-    version = _active_version(session)
+    version = active_version(session)
     # Filed without a category: a queue category can only come from the prediction.
     sent = [flag("p1", category=None), flag("p2", category=None), flag("p3", text="p1")]
     result = ingest.add_flags(session, None, sent)
