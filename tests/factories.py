@@ -149,12 +149,16 @@ def wipe(app: Flask) -> None:
     with app.app_context():
         engine = db.engine
         with engine.begin() as conn:
-            tables = [t.name for t in reversed(Base.metadata.sorted_tables)]
+            # DELETE, children first: on PostgreSQL a TRUNCATE of every table costs ~0.4 s,
+            # these few small tables' DELETEs a few ms. Ids then start at 1 again, as in a
+            # fresh database.
+            for table in reversed(Base.metadata.sorted_tables):
+                conn.exec_driver_sql(f"DELETE FROM {table.name}")
             if engine.dialect.name == "postgresql":
-                conn.exec_driver_sql(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE")
-            else:
-                for table in tables:
-                    conn.exec_driver_sql(f"DELETE FROM {table}")
+                conn.exec_driver_sql(
+                    "SELECT setval(oid, 1, false) FROM pg_class "
+                    "WHERE relkind = 'S' AND relnamespace = current_schema()::regnamespace"
+                )
             conn.execute(sa.insert(Base.metadata.tables["categories"]), default_rows())
             conn.execute(
                 sa.insert(TaxonomyVersion.__table__),
