@@ -12,7 +12,7 @@ from review.api.openapi import PATH_ID, PATHS, error_response, json_content
 from review.api.queue import decision_json
 from review.errors import Invalid
 from review.extensions import db
-from review.services import agreement, audit, queue
+from review.services import agreement, audit, labels, queue
 
 
 def _since(value: str | None) -> datetime | None:
@@ -52,6 +52,8 @@ def agreement_stats() -> ResponseReturnValue:
 @bp.get("/escalations")
 @api_roles(Role.AUDITOR, Role.ADMIN)
 def escalations() -> ResponseReturnValue:
+    open_items = queue.open_escalations(db.session)
+    finals = labels.final_labels(db.session, [item.id for _, item in open_items])
     return jsonify(
         escalations=[
             {
@@ -61,9 +63,9 @@ def escalations() -> ResponseReturnValue:
                 "note": escalation.note,
                 "created_at": escalation.created_at.isoformat(),
                 "item_status": item.status.value,
-                "final_label": item.final_label,
+                "final_label": finals.get(item.id),
             }
-            for escalation, item in queue.open_escalations(db.session)
+            for escalation, item in open_items
         ]
     )
 

@@ -6,7 +6,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from models import Decision, DecisionKind
+from models import DecisionKind
+from review.services import labels
 
 
 def _stats(pairs: list[tuple[str, str]]) -> dict[str, Any]:
@@ -22,19 +23,23 @@ def _stats(pairs: list[tuple[str, str]]) -> dict[str, Any]:
 
 
 def agreement(session: Session) -> dict[str, Any]:
-    """Return Cohen's kappa and raw agreement, overall and by the first decision's label."""
-    latest = {}
+    """Return Cohen's kappa and raw agreement, overall and by the first decision's label.
+
+    Each item pairs its latest first decision with its latest second review (see
+    review.services.labels), both labels in today's taxonomy.
+    """
+    history = labels.TaxonomyHistory.load(session)
+    latest = labels.latest_decisions([DecisionKind.FIRST, DecisionKind.SECOND])
     rows = session.execute(
-        sa.select(Decision.item_id, Decision.kind, Decision.label)
-        .where(Decision.kind.in_([DecisionKind.FIRST, DecisionKind.SECOND]))
-        .order_by(Decision.item_id, Decision.decided_at, Decision.id)
+        sa.select(latest.c.item_id, latest.c.kind, latest.c.label, latest.c.taxonomy_version)
     )
-    for item_id, kind, label in rows:
-        latest[(item_id, kind)] = label  # the last of each kind counts
+    by_item: dict[int, dict[DecisionKind, str]] = defaultdict(dict)
+    for item_id, kind, label, version in rows:
+        by_item[item_id][kind] = history.map(label, version)
     pairs = [
-        (label, latest[(item_id, DecisionKind.SECOND)])
-        for (item_id, kind), label in latest.items()
-        if kind == DecisionKind.FIRST and (item_id, DecisionKind.SECOND) in latest
+        (kinds[DecisionKind.FIRST], kinds[DecisionKind.SECOND])
+        for _item_id, kinds in sorted(by_item.items())
+        if len(kinds) == 2
     ]
     by_label: dict[str, list[tuple[str, str]]] = defaultdict(list)
     for first, second in pairs:

@@ -1,12 +1,8 @@
 """Exports for retraining: reviewed items as jsonl, chat, SFT, DPO, CSV or Parquet, streamed.
 
 What is exported: items with status ``decided`` (never ``duplicate`` ones: their original is
-exported). The final label is computed here from the decisions rather than trusted from
-``Item.final_label``: an adjudication beats a second review beats a first decision, and the latest
-of the winning kind wins (``Item.final_label`` is the fallback for an item with no decision row).
-Every label is mapped onto the current taxonomy by applying, in order, the ``mapping`` of each
-taxonomy version newer than the one the decision was made under (each mapping followed to its end,
-so cumulative and per-version mappings both work; a mapping to nothing keeps the label).
+exported). The final label, and each decision's label, are in the current taxonomy, by the rules
+of review.services.labels (which decision settles an item; how a label maps through versions).
 
 The corrected response is the one of the decision that set the final label, else the latest
 non-empty one. The flagged turn is the first flag's ``message_index`` when it points at an
@@ -62,12 +58,12 @@ from models import (
     Flag,
     Item,
     ItemStatus,
-    TaxonomyVersion,
     User,
     utcnow,
 )
 from review.errors import Invalid
 from review.services import audit
+from review.services.labels import TaxonomyHistory, final_label, final_label_sql, settling_index
 from review.services.lookup import among
 
 FORMATS = ("jsonl", "openai-chat", "sft", "dpo", "csv", "parquet")
@@ -88,7 +84,6 @@ SPLITS = ("train", "validation")
 BATCH_SIZE = 1000  # items per database round trip
 ROW_GROUP_SIZE = 10_000  # Parquet rows per row group: fixed, so files are byte-identical
 PHONE_REGION = "US"
-KIND_RANK = {DecisionKind.FIRST: 1, DecisionKind.SECOND: 2, DecisionKind.ADJUDICATION: 3}
 
 
 @dataclass(frozen=True)
@@ -249,52 +244,6 @@ def check_filters(session: Session, filters: ExportFilters) -> ExportFilters:
     return replace(filters, categories=tuple(sorted(set(filters.categories))))
 
 
-# -- taxonomy mapping ---------------------------------------------------------------------------
-
-
-class Taxonomy:
-    """Map a label made under any taxonomy version onto the current one."""
-
-    def __init__(self, session: Session) -> None:
-        rows = session.execute(
-            sa.select(TaxonomyVersion.id, TaxonomyVersion.mapping).order_by(TaxonomyVersion.id)
-        ).all()
-        self.versions: list[tuple[int, dict[str, Any]]] = [(v, m or {}) for v, m in rows]
-        self.current = self.versions[-1][0] if self.versions else 1
-        self._cache: dict[tuple[str, int], str] = {}
-
-    def map(self, label: str, version: int) -> str:
-        """Return label as the current taxonomy names it."""
-        key = (label, version)
-        if key not in self._cache:
-            mapped = label
-            for number, mapping in self.versions:
-                if number > version:
-                    mapped = _follow(mapping, mapped)
-            self._cache[key] = mapped
-        return self._cache[key]
-
-    def sources(self, targets: Sequence[str]) -> set[str]:
-        """Return every raw label that some version maps onto one of targets."""
-        names = set(targets)
-        for _number, mapping in self.versions:
-            names.update(str(k) for k in mapping)
-        return {
-            name
-            for name in names
-            for number, _m in [(0, {}), *self.versions]
-            if self.map(name, number) in targets
-        }
-
-
-def _follow(mapping: dict[str, Any], label: str) -> str:
-    seen = {label}
-    while isinstance(target := mapping.get(label), str) and target and target not in seen:
-        seen.add(target)
-        label = target
-    return label
-
-
 # -- redaction ----------------------------------------------------------------------------------
 
 _URL = re.compile(r"\b(?:[a-zA-Z][a-zA-Z0-9+.-]*://|www\.)[^\s<>\"'`]+")
@@ -423,7 +372,7 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat()
 
 
-def _query(filters: ExportFilters, taxonomy: Taxonomy) -> sa.Select[Any]:
+def _query(filters: ExportFilters, taxonomy: TaxonomyHistory) -> sa.Select[Any]:
     query = (
         sa.select(
             Item.id,
@@ -456,22 +405,7 @@ def _query(filters: ExportFilters, taxonomy: Taxonomy) -> sa.Select[Any]:
             )
         )
     if filters.categories:
-        # A superset in SQL (the winning decision's raw label), made exact in Python
-        # once labels are mapped; it spares reading every item for a small category.
-        rank = sa.case(
-            (Decision.kind == DecisionKind.ADJUDICATION, 3),
-            (Decision.kind == DecisionKind.SECOND, 2),
-            else_=1,
-        )
-        winning = (
-            sa.select(Decision.label)
-            .where(Decision.item_id == Item.id)
-            .order_by(rank.desc(), Decision.decided_at.desc(), Decision.id.desc())
-            .limit(1)
-            .scalar_subquery()
-        )
-        raw = sorted(taxonomy.sources(filters.categories))
-        query = query.where(sa.func.coalesce(winning, Item.final_label).in_(raw))
+        query = query.where(final_label_sql(taxonomy).in_(filters.categories))
     return query
 
 
@@ -489,15 +423,14 @@ def _read_connection(session: Session) -> sa.Connection:
 
 
 def iter_entries(
-    session: Session, filters: ExportFilters, taxonomy: Taxonomy | None = None
+    session: Session, filters: ExportFilters, taxonomy: TaxonomyHistory | None = None
 ) -> Iterator[Entry]:
     """Yield the selected items in external_id order, read from the database in batches.
 
     Reads on a connection of its own (a read snapshot), so the caller's session stays free
     for the audit write; three queries per batch of items, whatever the batch holds.
     """
-    taxonomy = taxonomy or Taxonomy(session)
-    wanted = set(filters.categories)
+    taxonomy = taxonomy or TaxonomyHistory.load(session)
     with _read_connection(session) as connection, connection.begin():
         if connection.dialect.name == "postgresql":
             # Timestamps then come with the datetime.UTC tzinfo, which _iso() takes as is.
@@ -514,7 +447,7 @@ def iter_entries(
             flags = _flags(connection, ids)
             for row in batch:
                 entry = _entry(row, decisions.get(row[0], []), flags.get(row[0], []), taxonomy)
-                if entry is None or (wanted and entry.final_label not in wanted):
+                if entry is None:
                     continue
                 if filters.agreed and not _agreed(entry):
                     continue
@@ -526,7 +459,7 @@ def iter_entries(
 
 
 def _decisions(
-    connection: sa.Connection, ids: list[int], taxonomy: Taxonomy
+    connection: sa.Connection, ids: list[int], taxonomy: TaxonomyHistory
 ) -> dict[int, list[dict[str, Any]]]:
     # Each item's decisions in (decided_at, id) order, which _entry() relies on.
     rows = connection.execute(
@@ -586,27 +519,23 @@ def _flags(connection: sa.Connection, ids: list[int]) -> dict[int, list[dict[str
     return grouped
 
 
-_RANK = {kind.value: rank for kind, rank in KIND_RANK.items()}
-
-
 def _entry(
-    row: Any, decisions: list[dict[str, Any]], flags: list[dict[str, Any]], taxonomy: Taxonomy
+    row: Any,
+    decisions: list[dict[str, Any]],
+    flags: list[dict[str, Any]],
+    taxonomy: TaxonomyHistory,
 ) -> Entry | None:
-    _id, external_id, messages, meta, final_label, decided_at, model_version = row
-    # The winner is the latest decision of the highest kind; decisions come in
-    # (decided_at, id) order, so it is the last one of that kind.
-    winner, best = None, 0
-    for decision in decisions:
-        rank = _RANK[decision["kind"]]
-        if rank >= best:
-            winner, best = decision, rank
-    if winner is not None:
-        final = winner["label"]
-    elif final_label:
-        final = taxonomy.map(final_label, taxonomy.current)
-    else:
+    _id, external_id, messages, meta, stored, decided_at, model_version = row
+    # Decisions come in (decided_at, id) order, as the labels rules take them.
+    final = final_label(
+        taxonomy,
+        [(d["kind"], d["original_label"], d["taxonomy_version"]) for d in decisions],
+        stored,
+    )
+    if not final:
         return None
-    corrected = winner["corrected_response"] if winner is not None else None
+    index = settling_index([d["kind"] for d in decisions])
+    corrected = decisions[index]["corrected_response"] if index is not None else None
     if not (corrected and corrected.strip()):
         corrected = next(
             (
@@ -992,7 +921,7 @@ class ExportStream:
 
     def chunks(self) -> Iterator[bytes]:
         """Yield the file's bytes as rows come from the database."""
-        taxonomy = Taxonomy(self.session)
+        taxonomy = TaxonomyHistory.load(self.session)
         tag_split = self.filters.split is not None and self.filters.part is None
         writer = make_writer(self.format, tag_split)
         yield self._out(writer.start())
@@ -1101,7 +1030,7 @@ def write_export(
     """
     fmt = parse_format(fmt)
     filters = replace(check_filters(session, filters), part=None)
-    taxonomy = Taxonomy(session)
+    taxonomy = TaxonomyHistory.load(session)
     paths = output_paths(target, fmt, filters.split is not None)
     for path in paths.values():
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -1220,7 +1149,7 @@ def preview(session: Session, fmt: str, filters: ExportFilters) -> Preview:
     """Return the counts per label and split that fmt would write with filters; raises Invalid."""
     fmt = parse_format(fmt)
     filters = replace(check_filters(session, filters), part=None)
-    taxonomy = Taxonomy(session)
+    taxonomy = TaxonomyHistory.load(session)
     stats = Stats()
     for entry in iter_entries(session, filters, taxonomy):
         if fmt in ("openai-chat", "sft", "dpo") and make_record(fmt, entry, 0) is None:

@@ -7,6 +7,7 @@ from sqlalchemy.orm import Session
 
 from models import Decision, Flag, Item, Prediction, User
 from review.errors import NotFound
+from review.services import labels
 
 
 def get_item(session: Session, item_id: int) -> Item:
@@ -39,7 +40,11 @@ def prediction_json(item: Item) -> dict[str, Any] | None:
 
 
 def item_json(session: Session, item: Item) -> dict[str, Any]:
-    """Return the API's full view of one item (three queries, whatever its size)."""
+    """Return the API's full view of one item (four queries, whatever its size).
+
+    final_label is the item's label in today's taxonomy (see review.services.labels); each
+    decision's label is as the reviewer gave it.
+    """
     flags = session.scalars(item.flags.select().order_by(Flag.flagged_at, Flag.id)).all()
     decisions = session.execute(
         sa.select(Decision, User.username)
@@ -54,6 +59,11 @@ def item_json(session: Session, item: Item) -> dict[str, Any]:
                 Prediction.item_id == item.id, Prediction.version_id == item.prediction_version_id
             )
         )
+    final = labels.final_label(
+        labels.TaxonomyHistory.load(session),
+        [(d.kind, d.label, d.taxonomy_version) for d, _name in decisions],
+        item.final_label,
+    )
     prediction = prediction_json(item)
     if prediction is not None:
         prediction["scores"] = scores or {}
@@ -64,7 +74,7 @@ def item_json(session: Session, item: Item) -> dict[str, Any]:
         "messages": item.messages,
         "metadata": item.meta,
         "duplicate_of": item.duplicate_of_id,
-        "final_label": item.final_label,
+        "final_label": final,
         "flags": [flag_json(f) for f in flags],
         "prediction": prediction,
         "decisions": [

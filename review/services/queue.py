@@ -30,7 +30,7 @@ from models import (
     utcnow,
 )
 from review.errors import Conflict, Forbidden, Invalid, NotFound
-from review.services import audit, sampling, settings
+from review.services import audit, labels, sampling, settings
 
 UNDO_WINDOW = timedelta(minutes=5)
 # A heartbeat this soon after the last one continues the same stretch of work.
@@ -523,7 +523,7 @@ def _close_second_review(
     first = session.scalar(
         sa.select(Decision.label)
         .where(Decision.item_id == item.id, Decision.kind == DecisionKind.FIRST)
-        .order_by(Decision.decided_at.desc(), Decision.id.desc())
+        .order_by(*labels.latest_order())
         .limit(1)
     )
     if first is None or first == label:

@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session
 
 from models import NO_ERROR, Category, TaxonomyVersion, User
 from review.errors import Conflict, Invalid, NotFound
-from review.services import audit
+from review.services import audit, labels
 
 SLUG = re.compile(r"[a-z][a-z0-9_]{0,63}")
 
@@ -133,21 +133,6 @@ def to_json(category: Category) -> dict[str, Any]:
     }
 
 
-def label_mapping(session: Session) -> dict[str, str]:
-    """Return old slug -> current slug for every merge or retirement, chains resolved."""
-    mapping: dict[str, str] = {}
-    for row in session.scalars(sa.select(TaxonomyVersion).order_by(TaxonomyVersion.id)):
-        mapping.update(row.mapping or {})
-    resolved = {}
-    for old in mapping:
-        new, seen = mapping[old], {old}
-        while new in mapping and new not in seen:
-            seen.add(new)
-            new = mapping[new]
-        resolved[old] = new
-    return resolved
-
-
 def current_version(session: Session) -> int:
     """Return the taxonomy's current version number."""
     return session.scalar(sa.select(sa.func.max(TaxonomyVersion.id))) or 1
@@ -238,22 +223,29 @@ def rename_category(session: Session, actor: User | None, slug: str, name: str) 
 
 
 def retire_category(session: Session, actor: User | None, slug: str) -> Category:
-    """Retire a category: reviewers no longer see it; past labels map to 'other'."""
+    """Retire a category: reviewers no longer see it; past labels map to 'other'.
+
+    To where 'other' lives today, that is: it may have been merged into another category.
+    """
     category = get_category(session, slug)
     if slug in (NO_ERROR, "other"):
         raise Invalid.field("slug", f"{slug!r} is part of every taxonomy and cannot be retired")
     if not category.active:
         raise Conflict(f"category {slug!r} is already retired")
+    # A label "other" from before any version: where every change since has carried it.
+    target = labels.TaxonomyHistory.load(session).map("other", 0)
+    if target == slug:
+        raise Invalid.field("slug", f"{slug!r} holds the labels of 'other' and cannot be retired")
     category.active = False
-    category.merged_into = "other"
-    category.taxonomy_version = _new_version(session, actor, f"retire {slug}", {slug: "other"})
+    category.merged_into = target
+    category.taxonomy_version = _new_version(session, actor, f"retire {slug}", {slug: target})
     audit.record(
         session,
         actor,
         "category.retire",
         "category",
         slug,
-        {"version": category.taxonomy_version, "maps_to": "other"},
+        {"version": category.taxonomy_version, "maps_to": target},
     )
     return category
 

@@ -8,23 +8,10 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from classifiers import features, persistence, training
-from models import (
-    Category,
-    ClassifierVersion,
-    Decision,
-    DecisionKind,
-    Flag,
-    Item,
-    ItemStatus,
-    User,
-    utcnow,
-)
+from models import Category, ClassifierVersion, Flag, Item, ItemStatus, User, utcnow
 from review.errors import Invalid, NotFound
-from review.services import audit, presort, taxonomy
+from review.services import audit, labels, presort, taxonomy
 
-# Which decision settles an item: an adjudication beats a second review beats a first one;
-# within a kind the latest wins.
-KIND_RANK = {DecisionKind.ADJUDICATION: 3, DecisionKind.SECOND: 2, DecisionKind.FIRST: 1}
 RESCORE_BATCH = 1000
 
 
@@ -52,39 +39,29 @@ class TrainOutcome:
     active_macro_f1: float | None  # the previous model on the same held-out items
 
 
-def final_labels(session: Session) -> dict[int, str]:
-    """Return item id -> the label of its settling decision (see KIND_RANK)."""
-    rank = sa.case(*((Decision.kind == kind, value) for kind, value in KIND_RANK.items()), else_=0)
-    ordered = sa.func.row_number().over(
-        partition_by=Decision.item_id,
-        order_by=(rank.desc(), Decision.decided_at.desc(), Decision.id.desc()),
-    )
-    ranked = sa.select(Decision.item_id, Decision.label, ordered.label("n")).subquery()
-    rows = session.execute(sa.select(ranked.c.item_id, ranked.c.label).where(ranked.c.n == 1))
-    return {item_id: label for item_id, label in rows}
-
-
 def training_set(session: Session) -> TrainingSet:
-    """Return every decided item as an example with its final label in today's taxonomy."""
-    labels = final_labels(session)
-    mapping = taxonomy.label_mapping(session)
+    """Return every item with a final label (see review.services.labels) that is an active
+    category, as an example with that label."""
+    history = labels.TaxonomyHistory.load(session)
     active = set(session.scalars(sa.select(Category.slug).where(Category.active)))
+    final = labels.final_label_rows(history)
     first_flag = (
         sa.select(Flag.item_id, sa.func.min(Flag.id).label("flag_id"))
         .group_by(Flag.item_id)
         .subquery()
     )
     rows = session.execute(
-        sa.select(Item.id, Item.messages, Flag.reason, Flag.category, Flag.message_index)
+        sa.select(
+            Item.id, Item.messages, Flag.reason, Flag.category, Flag.message_index, final.c.label
+        )
+        .join(final, final.c.item_id == Item.id)
         .outerjoin(first_flag, first_flag.c.item_id == Item.id)
         .outerjoin(Flag, Flag.id == first_flag.c.flag_id)
-        .where(Item.id.in_(sa.select(Decision.item_id)))
         .order_by(Item.id)
         .execution_options(yield_per=2000)
     )
     ids, examples, ys = [], [], []
-    for item_id, messages, reason, category, message_index in rows:
-        label = mapping.get(labels.get(item_id, ""), labels.get(item_id))
+    for item_id, messages, reason, category, message_index, label in rows:
         if label not in active:
             continue
         ids.append(item_id)

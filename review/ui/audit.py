@@ -16,6 +16,7 @@ from review.access import AUDITORS, guard_ui
 from review.errors import DomainError
 from review.extensions import db
 from review.services import agreement, audit, presort, queue, sampling, taxonomy
+from review.services.labels import final_labels
 
 TRAIL_ROWS = 50
 
@@ -55,11 +56,12 @@ def home() -> ResponseReturnValue:
     labels = _label_choices(categories)
     open_items = queue.open_escalations(db.session)
     flags = presort.first_flags(db.session, [item.id for _, item in open_items])
+    finals = final_labels(db.session, [item.id for _, item in open_items])
     forms = {}
     for escalation, item in open_items:
         form = ResolveForm(prefix=f"e{escalation.id}")
         form.label.choices = labels
-        form.label.data = item.final_label or item.queue_category
+        form.label.data = finals.get(item.id) or item.queue_category
         forms[escalation.id] = form
     sampling_form = SamplingForm()
     sampling_form.category.choices = _sampling_choices(labels)

@@ -6,7 +6,7 @@ import sqlalchemy as sa
 
 from models import AuditEvent, TaxonomyVersion
 from review.extensions import db
-from review.services import taxonomy
+from review.services import labels, taxonomy
 
 from factories import run_cli
 
@@ -51,7 +51,9 @@ def test_add_rename_retire_merge_each_make_a_version(app) -> None:
     rows = _listing(app)
     assert rows["medical"]["active"] is False and rows["bias"]["active"] is False
     assert taxonomy.current_version(db.session) == 5
-    assert taxonomy.label_mapping(db.session) == {"medical": "harmful_advice", "bias": "other"}
+    history = labels.TaxonomyHistory.load(db.session)
+    assert history.map("medical", 2) == "harmful_advice" and history.map("bias", 1) == "other"
+    assert history.map("privacy", 1) == "privacy"
     actions = db.session.scalars(sa.select(AuditEvent.action).order_by(AuditEvent.id)).all()
     assert actions == ["category.add", "category.rename", "category.merge", "category.retire"]
     assert db.session.scalar(sa.select(sa.func.count(TaxonomyVersion.id))) == 5
@@ -60,10 +62,17 @@ def test_add_rename_retire_merge_each_make_a_version(app) -> None:
 
 
 def test_merge_chains_resolve(app) -> None:
-    run_cli(app, "taxonomy", "merge", "bias", "other")
-    run_cli(app, "taxonomy", "add", "misc", "--name", "Misc")
-    run_cli(app, "taxonomy", "merge", "other", "misc")
-    assert taxonomy.label_mapping(db.session) == {"bias": "misc", "other": "misc"}
+    for change in (("merge", "bias", "other"), ("add", "misc", "--name", "Misc")):
+        assert run_cli(app, "taxonomy", *change).exit_code == 0
+    assert run_cli(app, "taxonomy", "merge", "other", "misc").exit_code == 0
+    history = labels.TaxonomyHistory.load(db.session)
+    assert history.map("bias", 1) == history.map("other", 1) == "misc"
+    assert history.map("other", 2) == "misc"  # made after bias merged into it: still moves
+    # A retirement sends labels where "other" went, and "other"'s new home stays.
+    assert run_cli(app, "taxonomy", "retire", "privacy").exit_code == 0
+    assert labels.TaxonomyHistory.load(db.session).map("privacy", 1) == "misc"
+    refused = run_cli(app, "taxonomy", "retire", "misc")
+    assert refused.exit_code == 1 and "holds the labels of 'other'" in refused.output
 
 
 def test_bad_changes_exit_1_and_change_nothing(app) -> None:

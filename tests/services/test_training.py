@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from models import ClassifierVersion, Decision, DecisionKind, Item, ItemStatus, Prediction, utcnow
 from review.errors import Invalid, NotFound
 from review.extensions import db
-from review.services import demo, presort, training
+from review.services import demo, labels, presort, training
 from review.services.flagformat import parse_flag
 
 from factories import TRAIN_REPORT_KEYS, make_user, wipe
@@ -58,7 +58,7 @@ def test_final_label_prefers_adjudication_then_second_review(app) -> None:
             )
         )
     db.session.commit()
-    assert training.final_labels(db.session) == {
+    assert labels.final_labels(db.session) == {
         ids["c0"]: "privacy",
         ids["c1"]: "no_error",
         ids["c2"]: "low_quality",
