@@ -161,7 +161,7 @@ def worker(url: str, instance: str, fmt: str) -> None:
                     rows += 1
         else:
             stream = exports.stream_export(db.session, None, fmt, exports.ExportFilters())
-            for chunk in stream.chunks():
+            for chunk in stream.chunks(db.session):
                 sink.write(chunk)
             rows = stream.stats.rows
         seconds = time.perf_counter() - began

@@ -1,8 +1,6 @@
 """GET /export (a streamed file) and GET /export/preview (its counts), for trainers."""
 
-from collections.abc import Iterator
-
-from flask import Response, jsonify, request, stream_with_context
+from flask import jsonify, request
 from flask.typing import ResponseReturnValue
 
 from models import Role
@@ -11,41 +9,18 @@ from review.api import bp
 from review.api.openapi import PATHS, error_response
 from review.extensions import db
 from review.services import exports
+from review.streaming import export_response
 
 
 def _query() -> tuple[str, exports.ExportFilters]:
     return exports.parse_query(request.args.to_dict(flat=False))
 
 
-def stream_response(stream: exports.ExportStream) -> Response:
-    """Return a response that streams the export and audits it when it ends (or is cut off)."""
-
-    def generate() -> Iterator[bytes]:
-        # The request's own session is closed once the view returns; this context's
-        # session is the one torn down when the stream ends, so the audit goes there.
-        stream.session = db.session
-        try:
-            yield from stream.chunks()
-        finally:
-            stream.finish()
-            db.session.commit()
-
-    ext = exports.EXTENSIONS[stream.format]
-    return Response(
-        stream_with_context(generate()),
-        mimetype=exports.media_type(stream.format),
-        headers={
-            "Content-Disposition": f'attachment; filename="flagq-{stream.format}.{ext}"',
-            "X-Content-Type-Options": "nosniff",
-        },
-    )
-
-
 @bp.get("/export")
 @api_roles(Role.TRAINER, Role.ADMIN)
 def export() -> ResponseReturnValue:
     fmt, filters = _query()
-    return stream_response(exports.stream_export(db.session, bearer_user(), fmt, filters))
+    return export_response(exports.stream_export(db.session, bearer_user(), fmt, filters))
 
 
 @bp.get("/export/preview")
@@ -128,11 +103,10 @@ PATHS["/export"] = {
             "200": {
                 "description": "the export file, streamed",
                 "content": {
-                    "application/x-ndjson": {"schema": {"type": "string"}},
-                    "text/csv": {"schema": {"type": "string"}},
-                    "application/vnd.apache.parquet": {
+                    spec.media_type.split(";")[0]: {
                         "schema": {"type": "string", "format": "binary"}
-                    },
+                    }
+                    for spec in exports.REGISTRY.values()
                 },
             },
             **_ERRORS,

@@ -69,10 +69,10 @@ def export_command(
         raise fail(error) from None
     sys.stdout.flush()
     out = sys.stdout.buffer
-    for chunk in stream.chunks():
+    for chunk in stream.chunks(db.session):
         out.write(chunk)
     out.flush()
-    summary = stream.finish()
+    summary = stream.finish(db.session)
     db.session.commit()
     counts = summary["counts"]
     say(

@@ -18,10 +18,10 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import NumberRange, Optional
 
 from review.access import TRAINERS, guard_ui
-from review.api.exports import stream_response
 from review.errors import DomainError
 from review.extensions import db
 from review.services import exports, taxonomy
+from review.streaming import export_response
 
 bp = Blueprint("exports", __name__)
 guard_ui(bp, TRAINERS)
@@ -81,7 +81,7 @@ def home() -> ResponseReturnValue:
             filters = _filters(form)
             if form.download.data:
                 stream = exports.stream_export(db.session, current_user, form.format.data, filters)
-                return stream_response(stream)
+                return export_response(stream)
             result = exports.preview(db.session, form.format.data or "", filters)
         except DomainError as error:
             db.session.rollback()

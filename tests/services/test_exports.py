@@ -140,13 +140,13 @@ def seed(session: Any) -> dict[str, Item]:
     return items
 
 
-def lines(stream: exports.ExportStream) -> list[dict[str, Any]]:
-    data = b"".join(stream.chunks())
+def lines(session: Any, stream: exports.ExportStream) -> list[dict[str, Any]]:
+    data = b"".join(stream.chunks(session))
     return [json.loads(line) for line in data.decode().splitlines()]
 
 
 def export(session: Any, fmt: str, **filters: Any) -> list[dict[str, Any]]:
-    return lines(exports.stream_export(session, None, fmt, ExportFilters(**filters)))
+    return lines(session, exports.stream_export(session, None, fmt, ExportFilters(**filters)))
 
 
 def ids(rows: list[dict[str, Any]]) -> list[str]:
@@ -323,7 +323,7 @@ def test_csv_neutralises_formula_cells(session) -> None:
     add_item(session, "plain", "other", reason="\tTab", question="-2+3")
     session.commit()
     stream = exports.stream_export(session, None, "csv", ExportFilters())
-    data = b"".join(stream.chunks()).decode()
+    data = b"".join(stream.chunks(session)).decode()
     rows = list(csv.DictReader(io.StringIO(data)))
     assert [r["external_id"] for r in rows] == ["'=cmd|' /C calc'!A0", "plain"]
     assert rows[0]["flag_reason"] == "'+1+1"
@@ -449,8 +449,8 @@ def test_redacted_export_masks_every_text_field(session) -> None:
 def test_export_is_audited(session) -> None:
     seed(session)
     stream = exports.stream_export(session, None, "sft", ExportFilters(categories=("bias",)))
-    b"".join(stream.chunks())
-    summary = stream.finish()
+    b"".join(stream.chunks(session))
+    summary = stream.finish(session)
     session.commit()
     event = session.scalar(sa.select(AuditEvent).where(AuditEvent.action == "export.create"))
     assert event.changes["format"] == "sft"
@@ -503,7 +503,7 @@ def test_queries_per_export_do_not_grow_with_items(session, monkeypatch) -> None
         assert len(export(session, "jsonl")) == n
         return len([s for s in statements if s.lstrip().upper().startswith("SELECT")])
 
-    monkeypatch.setattr(exports, "BATCH_SIZE", 50)
+    monkeypatch.setattr(exports.selection, "BATCH_SIZE", 50)
     for n in range(3):
         add_item(session, f"q-{n}", "other")
     session.commit()
@@ -518,3 +518,33 @@ def test_queries_per_export_do_not_grow_with_items(session, monkeypatch) -> None
         )
         == 45
     )
+
+
+def test_a_new_format_is_one_registry_entry(session, tmp_path: Path, monkeypatch) -> None:
+    seed(session)
+
+    def tsv_record(entry: exports.Entry, _version: int) -> dict[str, Any] | None:
+        return None if entry.final_label == "bias" else {"id": entry.external_id}
+
+    class TsvWriter(exports.Writer):
+        def start(self) -> bytes:
+            return b"id\n"
+
+        def write(self, record: dict[str, Any]) -> bytes:
+            return f"{record['id']}\t{record.get('split', '')}\n".encode()
+
+    tsv = exports.Format(
+        "tsv", "tsv", "text/tab-separated-values", tsv_record, lambda _split: TsvWriter(), True
+    )
+    monkeypatch.setitem(exports.REGISTRY, "tsv", tsv)
+    manifest = exports.write_export(session, None, "tsv", ExportFilters(), f"{tmp_path}/t/")
+    written = (tmp_path / "t" / "data.tsv").read_text().splitlines()
+    assert written == ["id", "conv-a\t", "conv-b\t", "conv-c\t", "conv-e\t", "conv-h\t"]
+    assert manifest["counts"]["rows"] == 5 and manifest["counts"]["skipped"] == 1
+    assert exports.preview(session, "tsv", ExportFilters()).stats.skipped == 1
+    stream = exports.stream_export(session, None, "tsv", ExportFilters(split=0.5))
+    assert stream.filename == "flagq-tsv.tsv" and stream.media_type.startswith("text/tab")
+    streamed = b"".join(stream.chunks(session)).decode().splitlines()
+    assert [line.split("\t")[1] for line in streamed[1:]] == [
+        exports.split_of(line.split("\t")[0], 0.5) for line in streamed[1:]
+    ]

@@ -190,7 +190,7 @@ def _exported(session, **filters) -> dict[str, str]:
     stream = exports.stream_export(
         session, None, "jsonl", ExportFilters(include_escalated=True, **filters)
     )
-    rows = [json.loads(line) for line in b"".join(stream.chunks()).splitlines()]
+    rows = [json.loads(line) for line in b"".join(stream.chunks(session)).splitlines()]
     return {row["external_id"]: row["final_label"] for row in rows}
 
 
