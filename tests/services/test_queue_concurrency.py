@@ -15,7 +15,7 @@ from flask import Flask
 
 from models import Decision, Flag, Item, ItemStatus, Role, User
 from review.extensions import db
-from review.services import ingest, queue
+from review.services import bulk, ingest, queue
 from review.services.flagformat import parse_flag
 
 JOIN_SECONDS = 300
@@ -199,14 +199,14 @@ def test_a_batch_meeting_the_new_items_of_a_batch_in_flight_takes_the_conflict_p
     first = [flag(i, "first") for i in range(150)]  # enough rows for the COPY path
     second = [flag(i, "second") for i in range(100, 250)]
     attempts: list[bool] = []
-    copy_new = ingest._copy_new_rows_postgres
+    copy_new = bulk._copy_new_rows_postgres
 
     def spied(*args):
         stored = copy_new(*args)
         attempts.append(stored is not None)
         return stored
 
-    monkeypatch.setattr(ingest, "_copy_new_rows_postgres", spied)
+    monkeypatch.setattr(bulk, "_copy_new_rows_postgres", spied)
     ingest.add_flags(db.session, None, first)  # stored, not committed yet
     results: list[ingest.IngestResult] = []
     errors: list[BaseException] = []
