@@ -57,7 +57,7 @@ def post_flags() -> ResponseReturnValue:
 @bp.get("/flags/<int:item_id>")
 @api_roles()
 def get_flag(item_id: int) -> ResponseReturnValue:
-    return jsonify(items.item_json(db.session, items.get_item(db.session, item_id)))
+    return jsonify(items.readable_item(db.session, bearer_user(), item_id))
 
 
 PATHS["/flags"] = {
@@ -122,13 +122,18 @@ PATHS["/flags"] = {
 PATHS["/flags/{id}"] = {
     "get": {
         "summary": "One flagged conversation with its flags, prediction and decisions",
+        "description": (
+            "Auditors, trainers and admins read any item. A reviewer reads an item they hold "
+            "or have decided; holding a blind second review, they get no decisions and no "
+            "final_label. Any other item is 404 to a reviewer, as if it did not exist."
+        ),
         "security": [{"bearer": []}],
         "parameters": PATH_ID,
         "responses": {
             "200": {"description": "the item"},
             "401": error_response("no or bad token"),
             "403": error_response("an integration token"),
-            "404": error_response("no such item"),
+            "404": error_response("no such item, or not one the reviewer may read"),
         },
     }
 }

@@ -1,13 +1,17 @@
 """Reading items: one conversation with its flags, prediction and decisions."""
 
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from models import Decision, Flag, Item, Prediction, User
+from models import Decision, Flag, Item, ItemStatus, Prediction, Role, User, utcnow
 from review.errors import NotFound
 from review.services import labels
+
+# Roles that read any item in full; a reviewer reads only what they hold or have decided.
+READ_ANY = (Role.AUDITOR, Role.TRAINER, Role.ADMIN)
 
 
 def get_item(session: Session, item_id: int) -> Item:
@@ -16,6 +20,42 @@ def get_item(session: Session, item_id: int) -> Item:
     if item is None:
         raise NotFound(f"no flagged conversation with id {item_id}")
     return item
+
+
+def readable_item(
+    session: Session, actor: User, item_id: int, now: datetime | None = None
+) -> dict[str, Any]:
+    """Return actor's view of one item; raise NotFound unless it exists and actor may read it.
+
+    Auditors, trainers and admins read every item. A reviewer reads an item they have decided,
+    or one they hold under a live lease; holding a blind second review, they see nothing of the
+    earlier decisions (no decisions, no final label). Anything else is NotFound, so that a
+    reviewer cannot tell which ids exist.
+    """
+    item = get_item(session, item_id)
+    if actor.role in READ_ANY:
+        return item_json(session, item)
+    if actor.role == Role.REVIEWER:
+        decided = session.scalar(
+            sa.select(
+                sa.exists().where(Decision.item_id == item.id, Decision.reviewer_id == actor.id)
+            )
+        )
+        if decided:
+            return item_json(session, item)
+        now = now or utcnow()
+        holds = (
+            item.status == ItemStatus.CLAIMED
+            and item.claimed_by_id == actor.id
+            and item.lease_expires_at is not None
+            and item.lease_expires_at > now
+        )
+        if holds:
+            view = item_json(session, item)
+            if item.second_review:
+                view.update(decisions=[], final_label=None)
+            return view
+    raise NotFound(f"no flagged conversation with id {item_id}")
 
 
 def flag_json(flag: Flag) -> dict[str, Any]:

@@ -217,7 +217,7 @@ def test_get_flag_shape_and_404(client, integration) -> None:
         headers=integration,
     )
     item_id = posted.get_json()["ids"][0]
-    reviewer = bearer(make_token(make_user(Role.REVIEWER, "rita")))
+    reviewer = bearer(make_token(make_user(Role.AUDITOR, "aude")))
     response = client.get(f"/api/v1/flags/{item_id}", headers=reviewer)
     assert response.status_code == 200
     body = response.get_json()
