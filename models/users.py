@@ -30,6 +30,9 @@ class User(Base):
     # the account may next try. Kept on the row so every worker agrees.
     failed_logins: Mapped[int] = mapped_column(default=0)
     locked_until: Mapped[datetime | None]
+    # Every browser session carries the version it was signed in under; bumping it
+    # (review.services.accounts.end_sessions) ends all of them at their next request.
+    session_version: Mapped[int] = mapped_column(default=1, server_default=sa.text("1"))
     # Wellbeing: category slugs this reviewer has chosen not to be shown.
     excluded_categories: Mapped[list[str]] = mapped_column(default=list)
 

@@ -4,8 +4,8 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any
 
-from flask import Blueprint, abort, g, redirect, request, url_for
-from flask_login import current_user
+from flask import Blueprint, abort, g, redirect, request, session, url_for
+from flask_login import current_user, login_user
 
 from models import Role, User
 from review.errors import Forbidden, Unauthorized
@@ -19,13 +19,33 @@ TRAINERS = (Role.TRAINER, Role.ADMIN)
 PEOPLE = (Role.REVIEWER, Role.AUDITOR, Role.TRAINER, Role.ADMIN)
 
 
+# The flask session key holding the session version the browser signed in under.
+SESSION_VERSION = "_session_version"
+
+
 @login_manager.user_loader
 def load_user(user_id: str) -> User | None:
-    """Load the signed-in user of a browser session."""
+    """Load the signed-in user of a browser session, unless the session was ended since."""
     if not user_id.isdigit():
         return None
     user = db.session.get(User, int(user_id))
-    return user if user is not None and user.active else None
+    if user is None or not user.active or session.get(SESSION_VERSION) != user.session_version:
+        # A revoked (or foreign) session: forget it whole, CSRF token included.
+        session.clear()
+        return None
+    return user
+
+
+def start_session(user: User) -> None:
+    """Sign user in on a fresh session: nothing of the one before (CSRF token) survives."""
+    session.clear()
+    login_user(user)
+    keep_session(user)
+
+
+def keep_session(user: User) -> None:
+    """Stamp this browser's session with user's current version (after end_sessions)."""
+    session[SESSION_VERSION] = user.session_version
 
 
 def guard_ui(blueprint: Blueprint, roles: tuple[Role, ...]) -> None:

@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from models import ApiToken, Role, User, utcnow
@@ -120,13 +121,38 @@ def authenticate(
     return user
 
 
-def change_password(session: Session, user: User, current: str, new: str) -> None:
-    """Set a new password after checking the current one."""
+def end_sessions(session: Session, actor: User | None, user: User, reason: str) -> int:
+    """End every browser session of user (at its next request); return the new session version.
+
+    The one place that revokes sessions: signing out, "sign out everywhere", a password change,
+    and (for the admin pages) deactivation and role changes all call it, with reason saying
+    which. API tokens are not affected (revoke_token, or deactivation, stops those).
+    """
+    version = session.scalar(
+        sa.update(User)
+        .where(User.id == user.id)
+        .values(session_version=User.session_version + 1)
+        .returning(User.session_version)
+        .execution_options(synchronize_session=False)
+    )
+    if version is None:
+        raise NotFound(f"no user with id {user.id}")
+    set_committed_value(user, "session_version", version)
+    audit.record(session, actor, "user.sessions_end", "user", user.id, {"reason": reason})
+    return version
+
+
+def change_password(session: Session, user: User, current: str, new: str) -> int:
+    """Set a new password after checking the current one; end user's sessions.
+
+    Returns the new session version, with which the caller keeps its own session alive.
+    """
     if not check_password_hash(user.password_hash, current):
         raise Invalid.field("current_password", "does not match")
     _check_password_strength(new)
     user.password_hash = hash_password(new)
     audit.record(session, user, "user.password_change", "user", user.id)
+    return end_sessions(session, user, user, "password_change")
 
 
 def _hash_token(secret: str) -> str:

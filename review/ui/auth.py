@@ -2,11 +2,12 @@
 
 from urllib.parse import urlsplit
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
-from flask_login import current_user, login_required, login_user, logout_user
+from flask import Blueprint, flash, redirect, render_template, request, session, url_for
+from flask_login import current_user, login_required, logout_user
 from werkzeug.wrappers import Response
 
 from models import Role
+from review.access import keep_session, start_session
 from review.errors import DomainError
 from review.extensions import db
 from review.services import accounts, audit
@@ -58,7 +59,7 @@ def login() -> str | Response | tuple[str, int]:
             return render_template("auth/login.html", form=form), 403
         audit.record(db.session, user, "user.login", "user", user.id)
         db.session.commit()
-        login_user(user)
+        start_session(user)
         return redirect(_safe_next(request.args.get("next")) or home_url())
     return render_template("auth/login.html", form=form)
 
@@ -66,10 +67,26 @@ def login() -> str | Response | tuple[str, int]:
 @bp.post("/logout")
 @login_required
 def logout() -> Response:
+    # A signed cookie cannot be revoked alone: signing out ends every session of the
+    # account, so that a copy of this cookie taken earlier stops working too.
     if ActionForm().validate_on_submit():
+        accounts.end_sessions(db.session, current_user, current_user, "logout")
+        db.session.commit()
         logout_user()
+        session.clear()
         flash("Signed out.", "info")
     return redirect(url_for("auth.login"))
+
+
+@bp.post("/account/sessions/end")
+@login_required
+def end_other_sessions() -> Response:
+    if ActionForm().validate_on_submit():
+        accounts.end_sessions(db.session, current_user, current_user, "logout_everywhere")
+        db.session.commit()
+        keep_session(current_user)  # the new version: this session goes on
+        flash("Signed out everywhere else.", "info")
+    return redirect(url_for("auth.account"))
 
 
 @bp.route("/account", methods=["GET", "POST"])
@@ -89,6 +106,7 @@ def account() -> str | Response:
             flash(str(error), "error")
         else:
             db.session.commit()
-            flash("Password changed.", "info")
+            keep_session(current_user)  # other sessions end; this one goes on
+            flash("Password changed; your other sessions are signed out.", "info")
             return redirect(url_for("auth.account"))
-    return render_template("auth/account.html", form=form)
+    return render_template("auth/account.html", form=form, action=ActionForm())
