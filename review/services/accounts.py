@@ -87,6 +87,21 @@ def get_user(session: Session, username: str) -> User:
     return user
 
 
+def _lock_for(failures: sa.ColumnElement[int], now: datetime) -> sa.ColumnElement[datetime]:
+    """Return the locked_until that failures failed sign-ins earn, as one SQL expression."""
+    column_type = User.__table__.c.locked_until.type
+    steps, extra = [], 0
+    while FIRST_LOCK * (2**extra) < MAX_LOCK:
+        until = now + FIRST_LOCK * (2**extra)
+        steps.append((failures == FREE_FAILURES + extra, sa.literal(until, column_type)))
+        extra += 1
+    return sa.case(
+        (failures < FREE_FAILURES, User.locked_until),
+        *steps,
+        else_=sa.literal(now + MAX_LOCK, column_type),
+    )
+
+
 def authenticate(
     session: Session, username: str, password: str, now: datetime | None = None
 ) -> User:
@@ -100,25 +115,41 @@ def authenticate(
     if user is None:
         check_password_hash(_dummy_hash(), password)
         raise Unauthorized("invalid username or password")
-    if user.locked_until is not None and user.locked_until > now:
+    # Each attempt counts as a failure before its password is checked, in one UPDATE that also
+    # sets the lock that failure would earn: parallel guesses each draw their own number, and
+    # none after the one that locks the account is checked at all. A success undoes both.
+    failures = User.failed_logins + 1
+    counted = session.execute(
+        sa.update(User)
+        .where(User.id == user.id, sa.or_(User.locked_until.is_(None), User.locked_until <= now))
+        .values(failed_logins=failures, locked_until=_lock_for(failures, now))
+        .returning(User.failed_logins, User.locked_until)
+        .execution_options(synchronize_session=False)
+    ).first()
+    if counted is None:
         raise Unauthorized("too many failed sign-ins; try again in a few minutes")
-    if not user.active or not check_password_hash(user.password_hash, password):
-        user.failed_logins += 1
-        extra = user.failed_logins - FREE_FAILURES
-        if extra >= 0:
-            user.locked_until = now + min(FIRST_LOCK * (2**extra), MAX_LOCK)
-            audit.record(
-                session,
-                None,
-                "user.login_locked",
-                "user",
-                user.id,
-                {"failures": user.failed_logins},
-            )
-        raise Unauthorized("invalid username or password")
-    user.failed_logins = 0
-    user.locked_until = None
-    return user
+    if user.active and check_password_hash(user.password_hash, password):
+        session.execute(
+            sa.update(User)
+            .where(User.id == user.id)
+            .values(failed_logins=0, locked_until=None)
+            .execution_options(synchronize_session=False)
+        )
+        set_committed_value(user, "failed_logins", 0)
+        set_committed_value(user, "locked_until", None)
+        return user
+    set_committed_value(user, "failed_logins", counted.failed_logins)
+    set_committed_value(user, "locked_until", counted.locked_until)
+    if counted.failed_logins >= FREE_FAILURES:
+        audit.record(
+            session,
+            None,
+            "user.login_locked",
+            "user",
+            user.id,
+            {"failures": counted.failed_logins},
+        )
+    raise Unauthorized("invalid username or password")
 
 
 def end_sessions(session: Session, actor: User | None, user: User, reason: str) -> int:
