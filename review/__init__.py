@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from flask import Flask, Response, jsonify, render_template, request
 
 from review import config as config_module
-from review.errors import DomainError
+from review.errors import DomainError, Invalid
 from review.extensions import alembic, csrf, db, login_manager
 
 # Defaults an operator may override through config (see README, "Configuration").
@@ -60,6 +60,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         else:
             _ping_idle(db.engine, float(app.config["DATABASE_PING_IDLE_SECONDS"]))
 
+    app.before_request(_refuse_nul_fields)
     _register_blueprints(app)
     _register_error_handlers(app)
     app.after_request(_security_headers)
@@ -180,6 +181,19 @@ def _register_error_handlers(app: Flask) -> None:
         if _wants_json():
             return jsonify(error=error.description or error.name, details=[]), code
         return render_template("errors/error.html", code=code, message=error.description), code
+
+
+def _refuse_nul_fields() -> None:
+    """Refuse a query or form field holding a NUL character (422 naming it), on every route.
+
+    No engine stores NUL in text (PostgreSQL refuses it outright), and no person types one.
+    URL and form decoding never yield an unpaired surrogate; JSON bodies are checked field by
+    field (review.services.flagformat.check_text).
+    """
+    for fields in (request.args, request.form):
+        for name, value in fields.items(multi=True):
+            if "\x00" in name or "\x00" in value:
+                raise Invalid.field(name.replace("\x00", "\\0"), "contains a NUL character")
 
 
 def _security_headers(response: Response) -> Response:

@@ -6,7 +6,10 @@ import secrets
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from review.services.flagformat import Limits
 
 # Values that must never sign production sessions: placeholders people copy.
 WEAK_SECRETS = frozenset(
@@ -76,6 +79,15 @@ def limits_from_environment(env: Mapping[str, str]) -> dict[str, int]:
     except ValueError as error:
         raise ConfigError(f"{LIMIT_PREFIX}*: {error}") from None
     return {name: int(value) for name, value in overrides.items()}
+
+
+def input_limits() -> "Limits":
+    """Return the input limits in force in the current app (config FLAGQ_LIMITS)."""
+    from flask import current_app
+
+    from review.services.flagformat import limits_from
+
+    return limits_from(current_app.config.get("FLAGQ_LIMITS"))
 
 
 def from_environment() -> dict[str, Any]:

@@ -10,6 +10,7 @@ from review.access import api_roles
 from review.errors import Invalid, Malformed
 from review.extensions import db
 from review.services import taxonomy
+from review.services.flagformat import check_text
 
 bp = Blueprint("api", __name__)
 
@@ -37,13 +38,16 @@ def json_object(optional: bool = False) -> dict[str, Any]:
 
 
 def text_field(body: dict[str, Any], name: str, required: bool = False) -> str | None:
-    """Return body[name], a string (non-empty if required) or None if absent; raise Invalid."""
+    """Return body[name], a string (non-empty if required) or None if absent; raise Invalid.
+
+    The string holds no NUL and no unpaired surrogate; its service checks its length.
+    """
     value = body.get(name)
     if value is None and not required:
         return None
     if not isinstance(value, str) or (required and not value):
         raise Invalid.field(name, "must be a non-empty string" if required else "must be a string")
-    return value
+    return check_text(value, name, len(value))
 
 
 @bp.get("/categories")

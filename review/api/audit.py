@@ -10,6 +10,7 @@ from review.access import api_roles, bearer_user
 from review.api import bp, json_object, text_field
 from review.api.openapi import PATH_ID, PATHS, error_response, json_content
 from review.api.queue import decision_json
+from review.config import input_limits
 from review.errors import Invalid
 from review.extensions import db
 from review.services import agreement, audit, labels, queue
@@ -77,7 +78,9 @@ def resolve_escalation(escalation_id: int) -> ResponseReturnValue:
     label = text_field(body, "label", required=True) or ""
     note = text_field(body, "note") or ""
     actor = bearer_user()
-    decision = queue.resolve_escalation(db.session, actor, escalation_id, label, note)
+    decision = queue.resolve_escalation(
+        db.session, actor, escalation_id, label, note, limits=input_limits()
+    )
     result = decision_json(decision, actor.username)
     db.session.commit()
     return jsonify(result)

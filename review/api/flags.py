@@ -2,21 +2,18 @@
 
 from typing import Any
 
-from flask import current_app, jsonify
+from flask import jsonify
 from flask.typing import ResponseReturnValue
 
 from models import Role
 from review.access import api_roles, bearer_user
 from review.api import bp, json_body
 from review.api.openapi import PATH_ID, PATHS, error_response
+from review.config import input_limits
 from review.errors import Invalid, TooLarge
 from review.extensions import db
 from review.services import ingest, items
-from review.services.flagformat import FlagIn, Limits, limits_from, parse_flag
-
-
-def _limits() -> Limits:
-    return limits_from(current_app.config.get("FLAGQ_LIMITS"))
+from review.services.flagformat import FlagIn, Limits, parse_flag
 
 
 def _parse_body(body: Any, limits: Limits) -> list[FlagIn]:
@@ -48,7 +45,7 @@ def _parse_body(body: Any, limits: Limits) -> list[FlagIn]:
 @bp.post("/flags")
 @api_roles(Role.INTEGRATION, Role.ADMIN)
 def post_flags() -> ResponseReturnValue:
-    flags = _parse_body(json_body(), _limits())
+    flags = _parse_body(json_body(), input_limits())
     result = ingest.add_flags(db.session, bearer_user(), flags, source="api")
     db.session.commit()
     return jsonify(ids=result.ids, duplicates=result.duplicates), 201

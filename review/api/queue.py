@@ -10,6 +10,7 @@ from models import Decision, Escalation, Item, Role
 from review.access import api_roles, bearer_user
 from review.api import bp, json_object, text_field
 from review.api.openapi import PATH_ID, PATHS, SCHEMAS, error_response, json_content
+from review.config import input_limits
 from review.errors import Conflict
 from review.extensions import db
 from review.services import items, presort, queue
@@ -113,6 +114,7 @@ def decision(item_id: int) -> ResponseReturnValue:
         text_field(body, "label", required=True) or "",
         note=text_field(body, "note") or "",
         corrected_response=text_field(body, "corrected_response"),
+        limits=input_limits(),
     )
     result = decision_json(stored, user.username)
     db.session.commit()
@@ -131,7 +133,8 @@ def skip(item_id: int) -> ResponseReturnValue:
 @api_roles(*REVIEWERS)
 def escalate(item_id: int) -> ResponseReturnValue:
     note = text_field(json_object(optional=True), "note") or ""
-    result = escalation_json(queue.escalate(db.session, bearer_user(), item_id, note=note))
+    escalation = queue.escalate(db.session, bearer_user(), item_id, note, limits=input_limits())
+    result = escalation_json(escalation)
     db.session.commit()
     return jsonify(result), 201
 

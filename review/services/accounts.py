@@ -14,8 +14,12 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from models import ApiToken, Role, User, utcnow
 from review.errors import Conflict, Invalid, NotFound, Unauthorized
 from review.services import audit
+from review.services.flagformat import check_text
 
 MIN_PASSWORD_LENGTH = 10
+MAX_PASSWORD_CHARS = 1000
+MAX_USERNAME_CHARS = 80  # the column's size
+MAX_TOKEN_LABEL_CHARS = 200  # the column's size
 # Failures allowed before the account must wait; each further failure doubles the wait.
 FREE_FAILURES = 5
 FIRST_LOCK = timedelta(seconds=30)
@@ -56,6 +60,7 @@ def parse_role(value: str) -> Role:
 
 
 def _check_password_strength(password: str) -> None:
+    check_text(password, "password", MAX_PASSWORD_CHARS)
     if len(password) < MIN_PASSWORD_LENGTH:
         raise Invalid.field("password", f"must be at least {MIN_PASSWORD_LENGTH} characters")
 
@@ -64,8 +69,8 @@ def create_user(
     session: Session, actor: User | None, username: str, role: Role, password: str
 ) -> User:
     """Create an account. Raises Invalid for a bad name or password, Conflict if taken."""
-    username = username.strip()
-    if not username or len(username) > 80 or not username.isprintable() or " " in username:
+    username = check_text(username, "username", MAX_USERNAME_CHARS).strip()
+    if not username or not username.isprintable() or " " in username:
         raise Invalid.field("username", "1-80 printable characters without spaces")
     _check_password_strength(password)
     if session.scalar(sa.select(User.id).where(User.username == username)) is not None:
@@ -191,11 +196,13 @@ def _hash_token(secret: str) -> str:
 
 
 def create_token(session: Session, actor: User | None, user: User, label: str = "") -> NewToken:
-    """Create an API token for user; the secret is returned once and only its hash kept."""
+    """Create an API token for user; the secret is returned once and only its hash kept.
+
+    Raises Invalid for a label that is too long or holds characters no engine stores.
+    """
+    check_text(label, "label", MAX_TOKEN_LABEL_CHARS)
     secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    token = ApiToken(
-        user=user, label=label[:200], token_hash=_hash_token(secret), prefix=secret[:10]
-    )
+    token = ApiToken(user=user, label=label, token_hash=_hash_token(secret), prefix=secret[:10])
     session.add(token)
     session.flush()
     audit.record(

@@ -45,6 +45,13 @@ class Limits:
     max_metadata_bytes: int = 64 * 1024  # metadata as compact JSON
     max_metadata_depth: int = 16  # nesting of objects and lists in metadata
     max_batch: int = 500  # flags in one POST /api/v1/flags
+    # Free text people type on other routes: notes, corrections, category descriptions.
+    max_note_chars: int = 10_000  # a decision's, escalation's or resolution's note
+    max_correction_chars: int = 1_000_000  # a corrected response (as long as a message)
+    max_description_chars: int = 10_000  # a category's description or guideline
+
+
+DEFAULT_LIMITS = Limits()
 
 
 def limits_from(value: "Limits | Mapping[str, Any] | None") -> Limits:
@@ -125,6 +132,15 @@ def _check_chars(value: str, path: str) -> None:
             value.encode("utf-8")
         except UnicodeEncodeError:
             raise Invalid.field(path, "contains an unpaired UTF-16 surrogate") from None
+
+
+def check_text(value: Any, field: str, limit: int, *, allow_empty: bool = True) -> str:
+    """Return value if it is a string of at most limit characters that every engine can store.
+
+    The one rule for untrusted free text anywhere (flags, notes, names, labels): no NUL
+    character, no unpaired surrogate, not longer than limit; raises Invalid naming field.
+    """
+    return _text(value, field, limit, allow_empty=allow_empty)
 
 
 def _text(

@@ -31,6 +31,10 @@ from models import (
 )
 from review.errors import Conflict, Forbidden, Invalid, NotFound
 from review.services import audit, labels, sampling, settings
+from review.services.flagformat import DEFAULT_LIMITS, Limits, check_text
+
+# A label or category slug (the columns hold 64 characters).
+SLUG_CHARS = 64
 
 UNDO_WINDOW = timedelta(minutes=5)
 # A heartbeat this soon after the last one continues the same stretch of work.
@@ -295,6 +299,8 @@ def claim_next(
     Raises Invalid for an unknown category.
     """
     now = now or utcnow()
+    if category is not None:
+        check_text(category, "category", SLUG_CHARS)
     if (
         category is not None
         and session.scalar(sa.select(Category.id).where(Category.slug == category)) is None
@@ -417,13 +423,19 @@ def decide(
     corrected_response: str | None = None,
     now: datetime | None = None,
     kind: DecisionKind = DecisionKind.FIRST,
+    limits: Limits = DEFAULT_LIMITS,
 ) -> Decision:
     """Record user's decision on the item they hold and end the claim.
 
     Raises Invalid if label is not an active category slug (or corrected_response is given
-    with the no-error outcome), Conflict unless user holds a live claim on item_id.
+    with the no-error outcome), or a text breaks limits; Conflict unless user holds a live
+    claim on item_id.
     """
     now = now or utcnow()
+    check_text(label, "label", SLUG_CHARS)
+    check_text(note, "note", limits.max_note_chars)
+    if corrected_response is not None:
+        check_text(corrected_response, "corrected_response", limits.max_correction_chars)
     if corrected_response is not None and label == NO_ERROR:
         raise Invalid.field("corrected_response", "only an error label can carry a correction")
     # The label's check rides on the UPDATE; only a refused one looks closer at why.
@@ -553,10 +565,16 @@ def skip(session: Session, user: User, item_id: int, now: datetime | None = None
 
 
 def escalate(
-    session: Session, user: User, item_id: int, note: str = "", now: datetime | None = None
+    session: Session,
+    user: User,
+    item_id: int,
+    note: str = "",
+    now: datetime | None = None,
+    limits: Limits = DEFAULT_LIMITS,
 ) -> Escalation:
     """Put the item on the safety team's escalation list with note; Conflict unless held."""
     now = now or utcnow()
+    check_text(note, "note", limits.max_note_chars)
     _take(session, user, item_id, now, status=ItemStatus.ESCALATED)
     escalation = Escalation(item_id=item_id, user_id=user.id, note=note, created_at=now)
     session.add(escalation)
@@ -587,6 +605,7 @@ def resolve_escalation(
     label: str,
     note: str = "",
     now: datetime | None = None,
+    limits: Limits = DEFAULT_LIMITS,
 ) -> Decision:
     """Settle an escalated item with the safety team's label: an adjudication decision.
 
@@ -595,6 +614,8 @@ def resolve_escalation(
     unknown escalation, Conflict if it is resolved already, Invalid for a bad label.
     """
     now = now or utcnow()
+    check_text(label, "label", SLUG_CHARS)
+    check_text(note, "note", limits.max_note_chars)
     escalation = session.get(Escalation, escalation_id, with_for_update=True)
     if escalation is None:
         raise NotFound(f"no escalation with id {escalation_id}")

@@ -9,6 +9,9 @@ from sqlalchemy.orm import Session
 from models import NO_ERROR, Category, TaxonomyVersion, User
 from review.errors import Conflict, Invalid, NotFound
 from review.services import audit, labels
+from review.services.flagformat import DEFAULT_LIMITS, Limits, check_text
+
+MAX_NAME_CHARS = 120  # the column's size
 
 SLUG = re.compile(r"[a-z][a-z0-9_]{0,63}")
 
@@ -149,8 +152,15 @@ def _new_version(
     return version.id
 
 
+def _check_name(name: str) -> None:
+    if not check_text(name, "name", MAX_NAME_CHARS).strip():
+        raise Invalid.field("name", f"1-{MAX_NAME_CHARS} characters")
+
+
 def get_category(session: Session, slug: str) -> Category:
     """Return the category by slug or raise NotFound."""
+    if not isinstance(slug, str) or not SLUG.fullmatch(slug):
+        raise NotFound(f"no category {slug!r}")
     category = session.scalar(sa.select(Category).where(Category.slug == slug))
     if category is None:
         raise NotFound(f"no category {slug!r}")
@@ -165,12 +175,13 @@ def add_category(
     sensitive: bool = False,
     severity: int = 2,
     description: str = "",
+    limits: Limits = DEFAULT_LIMITS,
 ) -> Category:
     """Add a category as a new taxonomy version; raise Invalid or Conflict."""
     if not SLUG.fullmatch(slug):
         raise Invalid.field("slug", "lower-case letters, digits and _ (1-64, starting a-z)")
-    if not name.strip() or len(name) > 120:
-        raise Invalid.field("name", "1-120 characters")
+    _check_name(name)
+    check_text(description, "description", limits.max_description_chars)
     if not 0 <= severity <= 5:
         raise Invalid.field("severity", "0 (none) to 5 (most severe)")
     if session.scalar(sa.select(Category.id).where(Category.slug == slug)) is not None:
@@ -205,9 +216,8 @@ def add_category(
 
 def rename_category(session: Session, actor: User | None, slug: str, name: str) -> Category:
     """Change a category's display name (its slug, and so past labels, stay)."""
+    _check_name(name)
     category = get_category(session, slug)
-    if not name.strip() or len(name) > 120:
-        raise Invalid.field("name", "1-120 characters")
     before = category.name
     category.name = name.strip()
     category.taxonomy_version = _new_version(session, actor, f"rename {slug}")

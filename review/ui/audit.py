@@ -13,6 +13,7 @@ from wtforms.validators import DataRequired, InputRequired, Length, NumberRange
 
 from models import Category
 from review.access import AUDITORS, guard_ui
+from review.config import input_limits
 from review.errors import DomainError
 from review.extensions import db
 from review.services import agreement, audit, presort, queue, sampling, taxonomy
@@ -103,7 +104,12 @@ def resolve(escalation_id: int) -> ResponseReturnValue:
         return redirect(url_for("audit.home"))
     return _change(
         lambda: queue.resolve_escalation(
-            db.session, current_user, escalation_id, form.label.data or "", form.note.data or ""
+            db.session,
+            current_user,
+            escalation_id,
+            form.label.data or "",
+            form.note.data or "",
+            limits=input_limits(),
         ),
         f"Escalation {escalation_id} resolved as {form.label.data}.",
     )

@@ -24,6 +24,7 @@ from flask_login import current_user
 
 from models import NO_ERROR, Category, Item, utcnow
 from review.access import REVIEWERS, guard_ui
+from review.config import input_limits
 from review.errors import Conflict, DomainError
 from review.extensions import db
 from review.services import items, queue, taxonomy
@@ -110,6 +111,7 @@ def decide(item_id: int) -> Page:
             form.label.data or "",
             note=form.note.data or "",
             corrected_response=_blank_to_none(form.corrected_response.data),
+            limits=input_limits(),
         )
     except Conflict:
         return _conflict(CLAIM_LOST)
@@ -134,7 +136,9 @@ def escalate(item_id: int) -> Page:
     if not form.validate():
         return _invalid(item_id, form, "Check the note.")
     try:
-        queue.escalate(db.session, current_user, item_id, note=form.note.data or "")
+        queue.escalate(
+            db.session, current_user, item_id, form.note.data or "", limits=input_limits()
+        )
     except Conflict:
         return _conflict(CLAIM_LOST)
     flash("Escalated to the safety team.", "info")
