@@ -1,12 +1,15 @@
 """flagq: the review queue for flagged chatbot conversations."""
 
+import contextlib
 import inspect
+import os
 import time
 from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
-from flask import Flask, Response, jsonify, render_template, request
+from flask import Flask, Response, g, jsonify, render_template, request
+from werkzeug.routing import IntegerConverter
 
 from review import config as config_module
 from review.errors import DomainError, Invalid
@@ -26,16 +29,64 @@ DEFAULTS: dict[str, Any] = {
     "DATABASE_PING_IDLE_SECONDS": 10.0,
 }
 
+# The largest id an id column holds: INTEGER is 32 bits on PostgreSQL.
+MAX_ROW_ID = 2**31 - 1
+
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
     "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 )
 
 
+class App(Flask):
+    """Flask, retrying once a request whose database connection died before any commit.
+
+    A connection dies when the database restarts, fails over or ends a backend. If nothing of
+    the request was committed yet, its transaction is gone whole and running the request again
+    on a fresh connection is safe; the pool was invalidated by the error, so the retry connects
+    anew. A connection that dies during or after a commit is not retried (the commit may have
+    happened), and neither is a streamed body (the response has begun): those end in 503.
+    Side effects outside the database before the failure (flashed messages, session keys) may
+    happen twice; request bodies are kept for the retry (review.api.json_body caches them).
+    """
+
+    def full_dispatch_request(self) -> Response:
+        db.session.info.pop(COMMIT_STARTED, None)
+        try:
+            return super().full_dispatch_request()
+        except sa.exc.DBAPIError as error:
+            if not retryable(error):
+                raise
+        db.session.rollback()
+        self.logger.warning("database connection lost before commit; retrying %s", request.path)
+        g.flagq_retried = True
+        db.session.info.pop(COMMIT_STARTED, None)
+        return super().full_dispatch_request()
+
+
+def retryable(error: sa.exc.DBAPIError) -> bool:
+    """Whether the request may run again: its connection died, before any commit, first time."""
+    return (
+        error.connection_invalidated
+        and not db.session.info.get(COMMIT_STARTED)
+        and not g.get("flagq_retried")
+    )
+
+
+# A db.session.info key: set when the request's session begins a commit.
+COMMIT_STARTED = "flagq_commit_started"
+
+
+def _mark_commit(session: Any) -> None:
+    session.info[COMMIT_STARTED] = True
+
+
 def create_app(config: dict[str, Any] | None = None) -> Flask:
     """Assemble the app from config (read from the environment when not given)."""
     settings = config if config is not None else config_module.from_environment()
-    app = Flask(__name__, instance_path=settings.get("INSTANCE_PATH"))
+    app = App(__name__, instance_path=settings.get("INSTANCE_PATH"))
+    # Every <int:...> in a route is a row id: past what the id columns hold it is 404.
+    app.url_map.converters["int"] = RowId
     app.config.update(DEFAULTS)
     app.config.update(settings)
     if not app.config.get("SECRET_KEY"):
@@ -55,6 +106,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     login_manager.login_message = "Please sign in."
     csrf.init_app(app)
     with app.app_context():
+        sa.event.listen(db.sessionmaker, "before_commit", _mark_commit)
         if db.engine.dialect.name == "sqlite":
             _tune_sqlite(db.engine)
         else:
@@ -65,6 +117,14 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     _register_error_handlers(app)
     app.after_request(_security_headers)
     return app
+
+
+class RowId(IntegerConverter):
+    """An <int:...> URL part no larger than an id column holds (a 32-bit INTEGER)."""
+
+    def __init__(self, url_map: Any, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("max", MAX_ROW_ID)
+        super().__init__(url_map, *args, **kwargs)
 
 
 def engine_options(url: str) -> dict[str, Any]:
@@ -106,6 +166,15 @@ def _tune_sqlite(engine: sa.Engine) -> None:
     workers never both read and then fail to upgrade to a write; SQLite has one
     writer at a time anyway, and WAL keeps plain reads going meanwhile.
     """
+
+    @sa.event.listens_for(engine, "do_connect")
+    def _create_private(_dialect: Any, _record: Any, _cargs: Any, _cparams: Any) -> None:
+        # The database holds user conversations: a new file is readable by its owner only
+        # (SQLite gives its -wal and -shm files the same mode).
+        path = engine.url.database
+        if path and path != ":memory:" and not path.startswith("file:"):
+            with contextlib.suppress(FileExistsError):
+                os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
 
     @sa.event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -175,12 +244,26 @@ def _register_error_handlers(app: Flask) -> None:
             return jsonify(error=message, details=[{"field": "csrf_token"}]), 400
         return render_template("errors/error.html", code=400, message=message), 400
 
+    @app.errorhandler(sa.exc.DBAPIError)
+    def _database(error: sa.exc.DBAPIError) -> Any:
+        # A lost connection that could not be retried: the database is (briefly) away.
+        if not error.connection_invalidated or retryable(error):
+            raise error  # a bug (500), or App.full_dispatch_request runs the request again
+        db.session.rollback()
+        message = "The database connection was lost; try again."
+        if _wants_json():
+            return jsonify(error=message, details=[]), 503
+        return render_template("errors/error.html", code=503, message=message), 503
+
     @app.errorhandler(HTTPException)
     def _http(error: HTTPException) -> Any:
         code = error.code or 500
+        # Keep what the error says beyond its body, e.g. a 405's Allow header.
+        headers = [(k, v) for k, v in error.get_headers() if k.lower() != "content-type"]
         if _wants_json():
-            return jsonify(error=error.description or error.name, details=[]), code
-        return render_template("errors/error.html", code=code, message=error.description), code
+            return jsonify(error=error.description or error.name, details=[]), code, headers
+        page = render_template("errors/error.html", code=code, message=error.description)
+        return page, code, headers
 
 
 def _refuse_nul_fields() -> None:

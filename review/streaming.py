@@ -25,7 +25,8 @@ def export_response(stream: exports.ExportStream) -> Response:
 
     return Response(
         stream_with_context(generate()),
-        mimetype=stream.media_type,
+        # The whole Content-Type: given as mimetype, Flask would add a second charset.
+        content_type=stream.media_type,
         headers={
             "Content-Disposition": f'attachment; filename="{stream.filename}"',
             "X-Content-Type-Options": "nosniff",

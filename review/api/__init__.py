@@ -20,7 +20,8 @@ def json_body() -> Any:
     if not request.is_json:
         raise Malformed("send JSON with Content-Type: application/json", [{"field": "body"}])
     try:
-        return json.loads(request.get_data(cache=False))
+        # Cached: a request retried after a lost database connection reads it again.
+        return json.loads(request.get_data(cache=True))
     except RecursionError:
         raise Malformed("JSON nested too deeply", [{"field": "body"}]) from None
     except ValueError as error:

@@ -23,9 +23,10 @@ def _since(value: str | None) -> datetime | None:
         stamp = datetime.fromisoformat(value)
     except ValueError:
         raise Invalid.field("since", "an ISO 8601 date or date-time") from None
-    if stamp.tzinfo is None:
-        stamp = stamp.replace(tzinfo=UTC)
-    return stamp
+    try:
+        return stamp.replace(tzinfo=UTC) if stamp.tzinfo is None else stamp.astimezone(UTC)
+    except OverflowError:  # e.g. 0001-01-01T00:00:00+14:00 is before year 1 in UTC
+        raise Invalid.field("since", "out of range") from None
 
 
 @bp.get("/audit")
@@ -104,7 +105,10 @@ PATHS["/audit"] = {
             _query("action", "string", "e.g. decision.create"),
             _query("actor", "string", "a username, or 'system'"),
             _query("since", "string", "ISO 8601 date-time"),
-            _query("limit", "integer", "1-1000, default 100"),
+            {
+                **_query("limit", "integer", "1-1000, default 100"),
+                "schema": {"type": "integer", "minimum": 1, "maximum": 1000},
+            },
         ],
         "responses": {
             "200": {"description": '{"events": [...]}'},

@@ -18,7 +18,9 @@ from review.services.flagformat import FlagIn, Limits, parse_flag
 
 def _parse_body(body: Any, limits: Limits) -> list[FlagIn]:
     """Validate every flag of the body; raise one Invalid listing each bad field."""
-    if not (isinstance(body, dict) and "flags" in body):
+    if not isinstance(body, dict):
+        raise Invalid.field("body", 'must be a JSON object (one flag, or {"flags": [...]})')
+    if "flags" not in body:
         return [parse_flag(body, limits)]
     raw = body["flags"]
     if not isinstance(raw, list) or not raw:

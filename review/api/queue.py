@@ -92,7 +92,8 @@ def queue_state() -> ResponseReturnValue:
 @bp.post("/queue/claim")
 @api_roles(*REVIEWERS)
 def claim() -> ResponseReturnValue:
-    category = text_field(json_object(optional=True), "category")
+    # An empty category, like none, means any category.
+    category = text_field(json_object(optional=True), "category") or None
     result = queue.claim_next(db.session, bearer_user(), category=category)
     if result is None:
         db.session.commit()  # expired leases swept on the way are kept

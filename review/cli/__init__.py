@@ -12,11 +12,16 @@ import click
 from flask.cli import FlaskGroup
 
 from review import create_app
+from review.config import ConfigError
 from review.errors import DomainError
 
 
 def make_app(*_args: Any) -> Any:
-    return create_app()
+    try:
+        return create_app()
+    except ConfigError as error:
+        # One line that says what to fix, not a traceback (exit status 1).
+        raise SystemExit(f"flagq: {error}") from None
 
 
 @click.group(

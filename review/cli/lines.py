@@ -1,5 +1,6 @@
 """Read JSONL input for flagq import: files, gzip files or stdin, a numbered line at a time."""
 
+import codecs
 import gzip
 import sys
 import zlib
@@ -49,6 +50,8 @@ def read_lines(stream: IO[bytes], max_bytes: int) -> Iterator[tuple[int, bytes |
         if not line:
             return
         number += 1
+        if number == 1 and line.startswith(codecs.BOM_UTF8):
+            line = line[len(codecs.BOM_UTF8) :]  # Windows editors start UTF-8 files so
         if len(line) > max_bytes and not line.endswith(b"\n"):
             # Skip the rest of the line a chunk at a time, then carry on with the next one.
             try:

@@ -101,6 +101,7 @@ class FlagIn:
 
 
 _CANONICAL = json.JSONEncoder(ensure_ascii=False, check_circular=False)
+_COMPACT = json.JSONEncoder(ensure_ascii=False, check_circular=False, separators=(",", ":"))
 
 
 def content_hash(messages: list[dict[str, str]]) -> str:
@@ -233,9 +234,11 @@ def _metadata(value: Any, path: str, limits: Limits, check_chars: bool) -> dict[
     if not isinstance(value, dict):
         raise Invalid.field(path, f"must be an object, not {_type_name(value)}")
     # Walked without recursion: depth is bounded here, before anything recurses into it. The
-    # size is that of the strings plus a few bytes per value: close to the JSON, and cheaper.
+    # walk counts characters as it goes, so that a huge value stops it early; the size that
+    # counts is that of the JSON itself, measured once the walk has passed.
     size = 2
     stack: list[tuple[Any, int]] = [(value, 1)]
+    too_large = Invalid.field(path, f"larger than {limits.max_metadata_bytes} bytes as JSON")
     while stack:
         node, depth = stack.pop()
         if depth > limits.max_metadata_depth:
@@ -244,7 +247,7 @@ def _metadata(value: Any, path: str, limits: Limits, check_chars: bool) -> dict[
             for key in node:
                 if check_chars:
                     _check_chars(key, path)
-                size += len(key) + 4
+                size += len(key) + 3
             children = node.values()
         else:
             children = node
@@ -259,9 +262,17 @@ def _metadata(value: Any, path: str, limits: Limits, check_chars: bool) -> dict[
             elif isinstance(child, float) and not math.isfinite(child):
                 raise Invalid.field(path, "holds a number JSON cannot store (NaN or Infinity)")
             else:
-                size += 8
+                size += 2
         if size > limits.max_metadata_bytes:
-            raise Invalid.field(path, f"larger than {limits.max_metadata_bytes} bytes as JSON")
+            raise too_large
+    try:
+        serialised = _COMPACT.encode(value)
+    except ValueError:  # an integer past Python's digit limit for str()
+        raise Invalid.field(path, "holds a number too large to store") from None
+    if len(serialised) > limits.max_metadata_bytes or (
+        not serialised.isascii() and len(serialised.encode()) > limits.max_metadata_bytes
+    ):
+        raise too_large
     return value
 
 
@@ -360,7 +371,10 @@ def parse_line(line: bytes | str, limits: Limits = Limits()) -> FlagIn:
     # Valid UTF-8 without NUL bytes spells neither NUL nor a lone surrogate: only a \u escape
     # can put one into a decoded string. Lines without such an escape skip the per-string check.
     check_chars = _RISKY_ESCAPE.search(line) is not None
-    return parse_flag(parse_json(line), limits, check_chars=check_chars)
+    raw = parse_json(line)
+    if not isinstance(raw, dict):
+        raise Invalid.field("line", f"must be a JSON object, not {_type_name(raw)}")
+    return parse_flag(raw, limits, check_chars=check_chars)
 
 
 # \u0000 and the surrogate range \uD800-\uDFFF (an escaped backslash before the u only makes

@@ -124,7 +124,7 @@ def test_invalid_flag_is_422_naming_the_path_and_nothing_is_written(client, inte
     [
         ({"flags": []}, "flags"),
         ({"flags": "x"}, "flags"),
-        ([flag(1)], "flag"),
+        ([flag(1)], "body"),
         ({"messages": conversation(1)}, None),  # OpenAI chat: accepted, id from content
         (flag(1, external_id=""), "external_id"),
         (flag(1, messages=[{"role": "user", "content": "nul \u0000 byte"}]), "messages[0].content"),

@@ -13,6 +13,7 @@ from review.errors import Invalid
 from review.services.exports.formats import parse_format
 
 SPLITS = ("train", "validation")
+MAX_VERSION = 2**31 - 1  # classifier versions are row ids
 
 
 @dataclass(frozen=True)
@@ -64,7 +65,10 @@ def parse_date(value: str | None, name: str, *, end: bool = False) -> datetime |
         raise Invalid.field(
             name, f"{value!r} is not a date (YYYY-MM-DD) or ISO date-time"
         ) from None
-    return stamp.replace(tzinfo=UTC) if stamp.tzinfo is None else stamp.astimezone(UTC)
+    try:
+        return stamp.replace(tzinfo=UTC) if stamp.tzinfo is None else stamp.astimezone(UTC)
+    except OverflowError:  # e.g. 0001-01-01T00:00:00+14:00 is before year 1 in UTC
+        raise Invalid.field(name, f"{value!r} is out of range") from None
 
 
 def parse_split(value: str | float | None) -> float | None:
@@ -101,8 +105,10 @@ def parse_query(params: Mapping[str, Sequence[str]]) -> tuple[str, ExportFilters
     fmt = parse_format((params.get("format") or [None])[-1])
     categories = [c.strip() for v in params.get("category") or [] for c in v.split(",")]
     model_version = (params.get("model_version") or [""])[-1].strip()
-    if model_version and not model_version.isdigit():
-        raise Invalid.field("model_version", "must be a classifier version number")
+    if model_version and not (model_version.isdigit() and int(model_version) <= MAX_VERSION):
+        raise Invalid.field(
+            "model_version", f"must be a classifier version number (0-{MAX_VERSION})"
+        )
     part = (params.get("part") or [""])[-1].strip() or None
     return fmt, ExportFilters(
         categories=tuple(c for c in categories if c),

@@ -1,12 +1,15 @@
 """Writers: records in, bytes out, so that every format streams in flat memory.
 
 CSV cells that start with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return get a leading
-single quote (OWASP's advice against formula injection), so ``-5`` is written ``'-5``.
+single quote (OWASP's advice against formula injection), so ``-5`` is written ``'-5``; so do
+cells that start so after blanks or with a full-width look-alike, and a quote goes after a
+``;`` or ``,`` that such a character follows (see neutralise).
 """
 
 import csv
 import io
 import json
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -16,12 +19,25 @@ import pyarrow.parquet as pq
 ROW_GROUP_SIZE = 10_000  # Parquet rows per row group: fixed, so files are byte-identical
 
 
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+# What a spreadsheet may take for the start of a formula (OWASP's CSV injection list), with
+# the full-width and small forms some spreadsheets fold onto =, +, - and @.
+_FORMULA_CHARS = "=+-@\t\r\uff1d\uff0b\uff0d\uff20\ufe66\ufe62\ufe63\u2212"
+# A cell starting with one, after any blank; or one after a separator, where a spreadsheet that
+# splits on ; or , (by locale or by guess) would start a new cell.
+_FORMULA_CLASS = "[" + re.escape(_FORMULA_CHARS) + "]"
+_FORMULA_AT_START = re.compile("[ \\t\\r\\n\\u00a0\\u3000]*" + _FORMULA_CLASS)
+_FORMULA_AFTER_SEPARATOR = re.compile("([,;][ \\u00a0\\u3000]*)(?=" + _FORMULA_CLASS + ")")
 
 
 def neutralise(cell: str) -> str:
-    """Return cell with a leading quote if a spreadsheet would read it as a formula."""
-    return "'" + cell if cell.startswith(_FORMULA_START) else cell
+    """Return cell made inert for spreadsheets: a quote before anything that starts a formula.
+
+    The cell gets a leading quote if it would start one (leading blanks and full-width look-alikes
+    included), and a quote goes after each ; or , that a formula would follow.
+    """
+    if _FORMULA_AFTER_SEPARATOR.search(cell):
+        cell = _FORMULA_AFTER_SEPARATOR.sub("\\1'", cell)
+    return "'" + cell if _FORMULA_AT_START.match(cell) else cell
 
 
 class Writer:
