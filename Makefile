@@ -5,7 +5,7 @@ BIN = $(VENV)/bin
 PORT ?= 8000
 WORKERS ?= 2
 
-.PHONY: run test lint install install-dev bench
+.PHONY: run test lint install install-dev bench soak
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -35,3 +35,8 @@ test: install-dev
 lint: install-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+
+# Not part of `make test`: 5 minutes against gunicorn + PostgreSQL (README, "Soak").
+# SOAK_DATABASE_URL names the database it creates and empties; SOAK_ARGS overrides the rest.
+soak: install
+	$(BIN)/python bench/soak.py $(SOAK_ARGS)

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
-from flask import Flask, Response, g, jsonify, render_template, request
+from flask import Flask, Response, g, has_request_context, jsonify, render_template, request
 from werkzeug.routing import IntegerConverter
 
 from review import config as config_module
@@ -42,16 +42,19 @@ class App(Flask):
     """Flask, retrying once a request whose database connection died before any commit.
 
     A connection dies when the database restarts, fails over or ends a backend. If nothing of
-    the request was committed yet, its transaction is gone whole and running the request again
-    on a fresh connection is safe; the pool was invalidated by the error, so the retry connects
-    anew. A connection that dies during or after a commit is not retried (the commit may have
-    happened), and neither is a streamed body (the response has begun): those end in 503.
-    Side effects outside the database before the failure (flashed messages, session keys) may
-    happen twice; request bodies are kept for the retry (review.api.json_body caches them).
+    the request was committed, its transaction is gone whole and running the request again on
+    a fresh connection is safe; the pool was invalidated by the error, so the retry connects
+    anew. On PostgreSQL each COMMIT is preceded by asking for the transaction's id (which also
+    finds a dead line before COMMIT is sent); if the line dies during COMMIT, a fresh
+    connection asks the server whether that transaction committed. A request with a commit
+    that did (or, on SQLite, may have) happened is not retried, and neither is a streamed body
+    (the response has begun): those end in 503. Side effects outside the database before the
+    failure (flashed messages, session keys) may happen twice; request bodies are kept for the
+    retry (review.api.json_body caches them).
     """
 
     def full_dispatch_request(self) -> Response:
-        db.session.info.pop(COMMIT_STARTED, None)
+        g.pop(COMMITS, None)
         try:
             return super().full_dispatch_request()
         except sa.exc.DBAPIError as error:
@@ -60,25 +63,43 @@ class App(Flask):
         db.session.rollback()
         self.logger.warning("database connection lost before commit; retrying %s", request.path)
         g.flagq_retried = True
-        db.session.info.pop(COMMIT_STARTED, None)
+        g.pop(COMMITS, None)
         return super().full_dispatch_request()
 
 
+# A flask.g key: the id of each transaction the request sent COMMIT for (None: it wrote
+# nothing; UNKNOWN: an engine that cannot tell).
+COMMITS = "flagq_commits"
+UNKNOWN = "unknown"
+
+
+def _note_commit(connection: sa.Connection) -> None:
+    if not has_request_context():
+        return
+    xid: str | None = UNKNOWN
+    if connection.dialect.name == "postgresql":
+        xid = connection.exec_driver_sql("SELECT pg_current_xact_id_if_assigned()::text").scalar()
+    g.setdefault(COMMITS, []).append(xid)
+
+
 def retryable(error: sa.exc.DBAPIError) -> bool:
-    """Whether the request may run again: its connection died, before any commit, first time."""
-    return (
-        error.connection_invalidated
-        and not db.session.info.get(COMMIT_STARTED)
-        and not g.get("flagq_retried")
-    )
-
-
-# A db.session.info key: set when the request's session begins a commit.
-COMMIT_STARTED = "flagq_commit_started"
-
-
-def _mark_commit(session: Any) -> None:
-    session.info[COMMIT_STARTED] = True
+    """Whether the request may run again: its connection died, nothing committed, first time."""
+    if not error.connection_invalidated or g.get("flagq_retried"):
+        return False
+    xids = [x for x in g.get(COMMITS, []) if x is not None]
+    if UNKNOWN in xids:
+        return False
+    if not xids:
+        return True
+    try:
+        with db.engine.connect() as connection:
+            states = [
+                connection.scalar(sa.text("SELECT pg_xact_status(CAST(:x AS xid8))"), {"x": x})
+                for x in xids
+            ]
+    except sa.exc.DBAPIError:
+        return False
+    return "committed" not in states
 
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
@@ -106,7 +127,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     login_manager.login_message = "Please sign in."
     csrf.init_app(app)
     with app.app_context():
-        sa.event.listen(db.sessionmaker, "before_commit", _mark_commit)
+        sa.event.listen(db.engine, "commit", _note_commit)
         if db.engine.dialect.name == "sqlite":
             _tune_sqlite(db.engine)
         else:
@@ -250,6 +271,12 @@ def _register_error_handlers(app: Flask) -> None:
         if not error.connection_invalidated or retryable(error):
             raise error  # a bug (500), or App.full_dispatch_request runs the request again
         db.session.rollback()
+        app.logger.warning(
+            "database connection lost, not retried (commits: %s, retried: %s): %s",
+            g.get(COMMITS),
+            bool(g.get("flagq_retried")),
+            str(error.orig).strip().splitlines()[0] if error.orig else error,
+        )
         message = "The database connection was lost; try again."
         if _wants_json():
             return jsonify(error=message, details=[]), 503
