@@ -14,10 +14,11 @@ from review.config import input_limits
 from review.errors import Invalid
 from review.extensions import db
 from review.services import agreement, audit, labels, queue
+from review.services.flagformat import Limits
 
 
 def _since(value: str | None) -> datetime | None:
-    if not value:
+    if value is None:
         return None
     try:
         stamp = datetime.fromisoformat(value)
@@ -104,7 +105,10 @@ PATHS["/audit"] = {
         "parameters": [
             _query("action", "string", "e.g. decision.create"),
             _query("actor", "string", "a username, or 'system'"),
-            _query("since", "string", "ISO 8601 date-time"),
+            {
+                **_query("since", "string", "ISO 8601 date-time"),
+                "schema": {"type": "string", "format": "date-time"},
+            },
             {
                 **_query("limit", "integer", "1-1000, default 100"),
                 "schema": {"type": "integer", "minimum": 1, "maximum": 1000},
@@ -151,12 +155,16 @@ PATHS["/escalations/{id}/resolve"] = {
                 {
                     "type": "object",
                     "required": ["label"],
-                    "properties": {"label": {"type": "string"}, "note": {"type": "string"}},
+                    "properties": {
+                        "label": {"type": "string", "minLength": 1, "maxLength": 64},
+                        "note": {"type": "string", "maxLength": Limits().max_note_chars},
+                    },
                 }
             ),
         },
         "responses": {
             "200": {"description": "the adjudication decision"},
+            "400": error_response("malformed JSON"),
             "401": error_response("no or bad token"),
             "403": error_response("not an auditor or admin"),
             "404": error_response("no such escalation"),

@@ -88,9 +88,20 @@ SCHEMAS: dict[str, Any] = {
     },
     "FlagIn": {
         "type": "object",
-        "required": ["external_id", "messages"],
+        "description": (
+            "A native flag; an OpenAI chat line ({messages} alone) or a ShareGPT line "
+            "({conversations}) is accepted too. Without external_id (or id) the id is derived "
+            "from the content."
+        ),
+        "required": ["messages"],
         "properties": {
-            "external_id": {"type": "string", "minLength": 1, "maxLength": 200},
+            "external_id": {
+                "nullable": True,
+                "anyOf": [
+                    {"type": "string", "minLength": 1, "maxLength": 200},
+                    {"type": "integer"},
+                ],
+            },
             "messages": {
                 "type": "array",
                 "minItems": 1,
@@ -98,14 +109,15 @@ SCHEMAS: dict[str, Any] = {
             },
             "flag": {
                 "type": "object",
+                "nullable": True,
                 "properties": {
-                    "reason": {"type": "string"},
+                    "reason": {"type": "string", "nullable": True},
                     "category": {"type": "string", "nullable": True},
-                    "flagged_at": {"type": "string", "format": "date-time"},
-                    "message_index": {"type": "integer", "minimum": 0},
+                    "flagged_at": {"type": "string", "format": "date-time", "nullable": True},
+                    "message_index": {"type": "integer", "minimum": 0, "nullable": True},
                 },
             },
-            "metadata": {"type": "object"},
+            "metadata": {"type": "object", "nullable": True},
             "label": {"type": "string", "nullable": True},
         },
     },

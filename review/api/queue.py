@@ -14,6 +14,7 @@ from review.config import input_limits
 from review.errors import Conflict
 from review.extensions import db
 from review.services import items, presort, queue
+from review.services.flagformat import Limits
 
 REVIEWERS = (Role.REVIEWER, Role.ADMIN)
 
@@ -269,9 +270,13 @@ PATHS["/flags/{id}/decision"] = {
                     "type": "object",
                     "required": ["label"],
                     "properties": {
-                        "label": {"type": "string"},
-                        "note": {"type": "string"},
-                        "corrected_response": {"type": "string", "nullable": True},
+                        "label": {"type": "string", "minLength": 1, "maxLength": 64},
+                        "note": {"type": "string", "maxLength": Limits().max_note_chars},
+                        "corrected_response": {
+                            "type": "string",
+                            "nullable": True,
+                            "maxLength": Limits().max_correction_chars,
+                        },
                     },
                 }
             ),
@@ -309,7 +314,14 @@ PATHS["/flags/{id}/escalate"] = {
         "parameters": PATH_ID,
         "requestBody": {
             "required": False,
-            **json_content({"type": "object", "properties": {"note": {"type": "string"}}}),
+            **json_content(
+                {
+                    "type": "object",
+                    "properties": {
+                        "note": {"type": "string", "maxLength": Limits().max_note_chars}
+                    },
+                }
+            ),
         },
         "responses": {
             "201": {"description": "the escalation"},

@@ -451,7 +451,7 @@ def decide(
             final_label=label,
             decided_at=now,
         )
-    except (Conflict, NotFound):
+    except Conflict:
         _check_label(session, label)  # a bad label is the error to report
         raise
     if item.second_review and kind == DecisionKind.FIRST:
